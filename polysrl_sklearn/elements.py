@@ -1,0 +1,41 @@
+"""Element feature table: matminer's shipped matscholar element embeddings.
+
+The stoichiometry graph of a composition has one node per element; its input
+features are the 200-dimensional matscholar word embeddings of that element
+(Tshitoyan et al., 2019) as shipped with matminer, so nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+
+
+@lru_cache(maxsize=1)
+def element_table() -> tuple[tuple[str, ...], np.ndarray]:
+    """Return the element symbols and their matscholar feature matrix.
+
+    Returns
+    -------
+    symbols : tuple of str
+        Element symbols, in the row order of ``features``.
+    features : ndarray of shape (n_elements, 200), float32
+        Matscholar embedding of each element.
+    """
+    from matminer.utils.data import MatscholarElementData
+
+    data = MatscholarElementData()
+    symbols = tuple(sorted(data.all_element_data))
+    names = list(data.prop_names)  # "embedding 1" ... "embedding 200"
+    features = np.array(
+        [[data.all_element_data[s][n] for n in names] for s in symbols], dtype=np.float32
+    )
+    return symbols, features
+
+
+@lru_cache(maxsize=1)
+def element_index() -> dict[str, int]:
+    """Map each supported element symbol to its row in :func:`element_table`."""
+    symbols, _ = element_table()
+    return {s: i for i, s in enumerate(symbols)}
