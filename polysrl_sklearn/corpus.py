@@ -1,0 +1,190 @@
+"""A pretraining corpus: formulas, their polymorph structures, and crystal graphs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Composition, Structure
+
+from .composition import ParsedComposition, parse_composition
+from .crystal_graph import CrystalGraphSet, build_graph_set, graph_cache_key
+
+MP_STRUCTURES_ENV = "POLYSRL_MP_STRUCTURES"
+
+
+@dataclass
+class StructureCorpus:
+    """Formulas with their polymorphs, ready for :func:`polysrl_sklearn.pretraining.pretrain`.
+
+    Attributes
+    ----------
+    formulas : list of str
+        Distinct reduced formulas.
+    parsed : list of (elements, fractions)
+        Parsed form of each formula.
+    formula_of_structure : ndarray (n_structures,)
+        Index into ``formulas`` of each structure.
+    graphs : CrystalGraphSet
+        Radius graph of each structure.
+    names : list of str
+        Identifier of each structure (e.g. material id).
+    dropped : dict
+        Reason -> identifiers of input structures left out (reported, never silent).
+    """
+
+    formulas: list[str]
+    parsed: list[ParsedComposition]
+    formula_of_structure: np.ndarray
+    graphs: CrystalGraphSet
+    names: list[str]
+    dropped: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def polymorph_counts(self) -> np.ndarray:
+        """Number of structures of each formula."""
+        return np.bincount(self.formula_of_structure, minlength=len(self.formulas))
+
+    def subset_formulas(self, keep: np.ndarray) -> "StructureCorpus":
+        """Corpus restricted to the formulas flagged in boolean ``keep``."""
+        keep = np.asarray(keep, dtype=bool)
+        new_id = np.full(len(self.formulas), -1)
+        new_id[keep] = np.arange(keep.sum())
+        structures = np.flatnonzero(keep[self.formula_of_structure])
+        sub = self.graphs.take(structures)
+        return StructureCorpus([f for f, k in zip(self.formulas, keep) if k],
+                               [p for p, k in zip(self.parsed, keep) if k],
+                               new_id[self.formula_of_structure[structures]], sub,
+                               [self.names[s] for s in structures])
+
+
+def _group(formula_per_structure: Sequence[str]) -> tuple[list[str], np.ndarray]:
+    formulas, owner = np.unique(np.asarray(formula_per_structure, dtype=object).astype(str),
+                                return_inverse=True)
+    return formulas.tolist(), owner.astype(np.int64)
+
+
+def corpus_from_structures(structures: Sequence[Structure], compositions: Sequence[Any] | None = None,
+                           cutoff: float = 5.0, max_neighbors: int = 12, n_jobs: int | None = -1,
+                           cache_dir: str | os.PathLike | None = None,
+                           verbose: bool = False) -> StructureCorpus:
+    """Group structures by reduced formula and build their graphs.
+
+    Parameters
+    ----------
+    structures : sequence of pymatgen Structure
+    compositions : sequence, optional
+        The composition given for each structure (as passed to ``fit``); each
+        must have the same atomic fractions as its structure.
+    cutoff, max_neighbors, n_jobs, verbose : see :func:`build_graph_set`.
+    cache_dir : path, optional
+        Directory for the graph cache.
+
+    Raises
+    ------
+    ValueError
+        If lengths differ, an item is not a Structure, or a composition does
+        not match its structure.
+    """
+    structures = list(structures)
+    if compositions is not None and len(compositions) != len(structures):
+        raise ValueError(f"got {len(compositions)} compositions but {len(structures)} structures")
+    reduced = []
+    for i, s in enumerate(structures):
+        if not isinstance(s, Structure):
+            raise ValueError(f"structure at position {i} has type {type(s).__name__}, expected a pymatgen Structure")
+        reduced.append(s.composition.reduced_formula)
+        if compositions is not None:
+            given_el, given_frac = parse_composition(compositions[i], i)
+            own_el, own_frac = parse_composition(s.composition, i)
+            if not (np.array_equal(given_el, own_el) and np.allclose(given_frac, own_frac, atol=1e-4)):
+                raise ValueError(f"composition {compositions[i]!r} at position {i} does not match its "
+                                 f"structure ({s.composition.reduced_formula})")
+    formulas, owner = _group(reduced)
+    names = [f"{reduced[i]}#{i}" for i in range(len(structures))]
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"graphs-{graph_cache_key([s.to(fmt='poscar') for s in structures], cutoff, max_neighbors)}.npz"
+    graphs = build_graph_set(structures, cutoff, max_neighbors, names, n_jobs, cache_path=cache, verbose=verbose)
+    return StructureCorpus(formulas, [parse_composition(Composition(f)) for f in formulas], owner, graphs, names)
+
+
+def iter_mp_records(path: str | os.PathLike | None = None, limit: int | None = None) -> Iterator[dict]:
+    """Yield records of the MP JSON-lines structure file.
+
+    Parameters
+    ----------
+    path : path, optional
+        ``mp_structures_id_lt2M.jsonl.gz`` (or any file of that format). If
+        omitted, the environment variable ``POLYSRL_MP_STRUCTURES`` is used.
+    limit : int, optional
+        Stop after this many records.
+    """
+    path = resolve_mp_path(path)
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt") as handle:
+        for i, line in enumerate(handle):
+            if limit is not None and i >= limit:
+                break
+            yield json.loads(line)
+
+
+def resolve_mp_path(path: str | os.PathLike | None) -> Path:
+    """Return the MP structures file from ``path`` or ``$POLYSRL_MP_STRUCTURES``."""
+    path = path or os.environ.get(MP_STRUCTURES_ENV)
+    if not path:
+        raise FileNotFoundError(
+            f"no MP structure file given: pass a path or set ${MP_STRUCTURES_ENV} "
+            "(e.g. to shared/data/fxcoudert_topology_databases/mp_structures_id_lt2M.jsonl.gz)")
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"MP structure file not found: {path}")
+    return Path(path)
+
+
+def corpus_from_mp_jsonl(path: str | os.PathLike | None = None, limit: int | None = None,
+                         cutoff: float = 5.0, max_neighbors: int = 12, n_jobs: int | None = -1,
+                         cache_dir: str | os.PathLike | None = None,
+                         verbose: bool = True) -> StructureCorpus:
+    """Load the MP JSON-lines corpus and build (or load cached) crystal graphs.
+
+    Parameters
+    ----------
+    path : path, optional
+        See :func:`iter_mp_records`.
+    limit : int, optional
+        Use only the first ``limit`` structures (for quick runs).
+    cutoff, max_neighbors, n_jobs, verbose : see :func:`build_graph_set`.
+    cache_dir : path, optional
+        Directory for the graph cache (one ``.npz`` per corpus and settings).
+    """
+    records = list(iter_mp_records(path, limit))
+    names = [r["material_id"] for r in records]
+    cache = None
+    if cache_dir is not None:
+        cache = Path(cache_dir) / f"mp-graphs-{graph_cache_key(names, cutoff, max_neighbors)}.npz"
+    graphs = build_graph_set(records, cutoff, max_neighbors, names, n_jobs, cache_path=cache,
+                             verbose=verbose, skip_invalid=True)
+    valid_graph = graphs.num_nodes > 0
+    parsed_of: dict[str, ParsedComposition | None] = {}
+    for r in records:
+        if r["formula"] not in parsed_of:
+            try:
+                parsed_of[r["formula"]] = parse_composition(r["formula"])
+            except ValueError:
+                parsed_of[r["formula"]] = None
+    valid_formula = np.array([parsed_of[r["formula"]] is not None for r in records], dtype=bool)
+    keep = np.flatnonzero(valid_graph & valid_formula)
+    formulas, owner = _group([records[i]["formula"] for i in keep])
+    corpus = StructureCorpus(formulas, [parsed_of[f] for f in formulas], owner, graphs.take(keep),
+                             [names[i] for i in keep])
+    corpus.dropped = {
+        "invalid_crystal_graph": [names[i] for i in np.flatnonzero(~valid_graph)],
+        "element_without_embedding": [names[i] for i in np.flatnonzero(valid_graph & ~valid_formula)],
+    }
+    return corpus

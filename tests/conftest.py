@@ -1,0 +1,68 @@
+"""Shared fixtures: small prototype structures and the optional real data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pymatgen.core import Lattice, Structure
+
+SHARED_DATA = Path(os.environ.get("POLYSRL_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+
+
+FCC = [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]
+
+
+def rocksalt(a: float, cation: str, anion: str) -> Structure:
+    """Rock-salt crystal (pymatgen's own prototype puts both species on one site)."""
+    coords = FCC + [[x + 0.5 if i == 0 else x for i, x in enumerate(c)] for c in FCC]
+    return Structure(Lattice.cubic(a), [cation] * 4 + [anion] * 4, coords)
+
+
+def prototype_structures() -> list[Structure]:
+    """Tiny crystals with known polymorphs (ZnS, SiO2-like, C) plus singletons."""
+    structures = [
+        rocksalt(5.64, "Na", "Cl"),
+        rocksalt(4.21, "Mg", "O"),
+        Structure.from_prototype("zincblende", ["Zn", "S"], a=5.41),
+        rocksalt(5.06, "Zn", "S"),
+        Structure.from_prototype("fluorite", ["Ca", "F"], a=5.46),
+        Structure.from_prototype("fluorite", ["Zr", "O"], a=5.07),
+        Structure.from_prototype("cscl", ["Cs", "Cl"], a=4.12),
+        Structure.from_prototype("cscl", ["Na", "Cl"], a=3.35),
+        Structure.from_prototype("perovskite", ["Sr", "Ti", "O"], a=3.91),
+        Structure.from_prototype("antifluorite", ["Li", "O"], a=4.61),
+        Structure(Lattice.cubic(3.57), ["C"] * 8, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5],
+                                                   [0.25, 0.25, 0.25], [0.75, 0.75, 0.25],
+                                                   [0.75, 0.25, 0.75], [0.25, 0.75, 0.75]]),
+        Structure(Lattice.hexagonal(2.46, 6.7), ["C"] * 4, [[0, 0, 0.25], [0, 0, 0.75],
+                                                            [1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]]),
+        Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+        Structure(Lattice.cubic(3.61), ["Cu"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]),
+    ]
+    return structures
+
+
+@pytest.fixture(scope="session")
+def structures() -> list[Structure]:
+    return prototype_structures()
+
+
+@pytest.fixture(scope="session")
+def small_fitted(structures):
+    """A small featurizer pretrained on the prototypes (seconds on a CPU)."""
+    from polysrl_sklearn import PolySRLFeaturizer
+
+    featurizer = PolySRLFeaturizer(pretrained=None, hidden_dim=16, epochs=4, batch_size=8,
+                                   random_state=0, n_jobs=1, device="cpu")
+    X = [s.composition.reduced_formula for s in structures]
+    return featurizer.fit(X, structures=structures)
+
+
+def require_shared(relative: str) -> Path:
+    """Path of a file under shared/data, or skip the test naming what is missing."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        pytest.skip(f"needs {path} (the project's shared data folder, or set POLYSRL_DATA_DIR)")
+    return path
