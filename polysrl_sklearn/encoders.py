@@ -1,0 +1,143 @@
+"""Neural encoders of PolySRL (paper Section 4, Appendix B), built from torch-geometric layers.
+
+* :class:`StructureEncoder` -- graph network (node/edge MLP processor) over a
+  species-agnostic crystal radius graph; every atom starts from one shared
+  learnable vector, edges from a Gaussian expansion of their length.
+* :class:`StoichiometryEncoder` -- GCN layers with jumping knowledge over the
+  fully connected element graph, fraction-weighted sum pooling, and two
+  separate Set2Set heads for the mean and the (bounded) variance.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch_geometric.nn import GCNConv, JumpingKnowledge, MetaLayer, Set2Set
+from torch_geometric.nn.models.schnet import GaussianSmearing
+from torch_geometric.nn.pool import global_add_pool, global_mean_pool
+from torch_geometric.utils import scatter
+
+from .crystal_graph import CrystalBatch
+from .stoichiometry_graph import StoichiometryBatch
+
+
+def _mlp(in_features: int, hidden: int, out_features: int) -> nn.Sequential:
+    """Two-layer MLP with a SiLU non-linearity (the paper's psi)."""
+    return nn.Sequential(nn.Linear(in_features, hidden), nn.SiLU(), nn.Linear(hidden, out_features))
+
+
+class _EdgeUpdate(nn.Module):
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.mlp = _mlp(3 * hidden, hidden, hidden)
+
+    def forward(self, src, dst, edge_attr, u, batch):  # noqa: D102 - MetaLayer signature
+        return edge_attr + self.mlp(torch.cat([src, dst, edge_attr], dim=-1))
+
+
+class _NodeUpdate(nn.Module):
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.mlp = _mlp(2 * hidden, hidden, hidden)
+
+    def forward(self, x, edge_index, edge_attr, u, batch):  # noqa: D102 - MetaLayer signature
+        incoming = scatter(edge_attr, edge_index[1], dim=0, dim_size=x.size(0), reduce="sum")
+        return x + self.mlp(torch.cat([x, incoming], dim=-1))
+
+
+class StructureEncoder(nn.Module):
+    """Graph-network encoder of crystal structures (f^b of the paper).
+
+    Parameters
+    ----------
+    hidden : int
+        Width F of atom, bond and output vectors.
+    num_layers : int
+        Message-passing steps (L').
+    cutoff : float
+        Largest edge length; the Gaussian basis spans ``[0, cutoff]``.
+    num_gaussians : int
+        Size of the Gaussian distance expansion.
+    pooling : {"sum", "mean"}
+        Readout over atoms. The paper uses ``"sum"``; ``"mean"`` makes the
+        crystal vector independent of the unit-cell multiplicity.
+    """
+
+    def __init__(self, hidden: int, num_layers: int = 3, cutoff: float = 5.0,
+                 num_gaussians: int = 40, pooling: str = "sum") -> None:
+        super().__init__()
+        if pooling not in ("sum", "mean"):
+            raise ValueError(f"pooling must be 'sum' or 'mean', got {pooling!r}")
+        self.pooling = pooling
+        self.atom_vector = nn.Parameter(torch.randn(hidden) * 0.1)
+        self.node_encoder = nn.Linear(hidden, hidden)
+        self.distance_expansion = GaussianSmearing(0.0, cutoff, num_gaussians)
+        self.edge_encoder = nn.Linear(num_gaussians, hidden)
+        self.layers = nn.ModuleList(
+            MetaLayer(_EdgeUpdate(hidden), _NodeUpdate(hidden)) for _ in range(num_layers)
+        )
+
+    def forward(self, graphs: CrystalBatch) -> torch.Tensor:
+        """Return one vector per crystal, shape (num_graphs, hidden)."""
+        num_nodes = graphs.batch.numel()
+        x = self.node_encoder(self.atom_vector).expand(num_nodes, -1)
+        e = self.edge_encoder(self.distance_expansion(graphs.distance))
+        for layer in self.layers:
+            x, e, _ = layer(x, graphs.edge_index, e, None, graphs.batch)
+        pool = global_add_pool if self.pooling == "sum" else global_mean_pool
+        return pool(x, graphs.batch, size=graphs.num_graphs)
+
+
+class StoichiometryEncoder(nn.Module):
+    """Probabilistic stoichiometry encoder (f^a, f^a_mu, f^a_sigma of the paper).
+
+    Parameters
+    ----------
+    element_features : Tensor (n_elements, d)
+        Fixed element embedding table (matscholar).
+    hidden : int
+        Width F of the representation.
+    num_layers : int
+        GCN message-passing steps (L').
+    set2set_steps : int
+        Processing steps of both Set2Set heads.
+    log_variance_bounds : (float, float)
+        The variance head outputs ``exp(log_var)`` with ``log_var`` squashed
+        smoothly into these bounds, so variances can neither explode nor
+        reach zero.
+    """
+
+    def __init__(self, element_features: torch.Tensor, hidden: int, num_layers: int = 3,
+                 set2set_steps: int = 2,
+                 log_variance_bounds: tuple[float, float] = (-10.0, 3.0)) -> None:
+        super().__init__()
+        self.register_buffer("element_features", element_features.float())
+        self.input = nn.Linear(element_features.shape[1], hidden)
+        self.convs = nn.ModuleList(GCNConv(hidden, hidden) for _ in range(num_layers))
+        self.jump = JumpingKnowledge(mode="cat")
+        self.reduce = nn.Linear((num_layers + 1) * hidden, hidden)
+        self.mean_pool = Set2Set(hidden, processing_steps=set2set_steps)
+        self.var_pool = Set2Set(hidden, processing_steps=set2set_steps)
+        self.mean_out = nn.Linear(2 * hidden, hidden)
+        self.var_out = nn.Linear(2 * hidden, hidden)
+        self.log_variance_bounds = tuple(float(b) for b in log_variance_bounds)
+
+    def node_embeddings(self, graphs: StoichiometryBatch) -> torch.Tensor:
+        """Element representations Z^a after GCN + jumping knowledge."""
+        h = self.input(self.element_features[graphs.element])
+        states = [h]
+        for conv in self.convs:
+            h = torch.nn.functional.silu(conv(h, graphs.edge_index, graphs.edge_weight))
+            states.append(h)
+        return self.reduce(self.jump(states))
+
+    def forward(self, graphs: StoichiometryBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return the mean and variance vectors, each (num_graphs, hidden)."""
+        z_nodes = self.node_embeddings(graphs)
+        pooled = scatter(graphs.fraction.unsqueeze(-1) * z_nodes, graphs.batch, dim=0,
+                         dim_size=graphs.num_graphs, reduce="sum")
+        mean = self.mean_out(self.mean_pool(z_nodes, graphs.batch, dim_size=graphs.num_graphs)) + pooled
+        raw = self.var_out(self.var_pool(z_nodes, graphs.batch, dim_size=graphs.num_graphs)) + pooled
+        low, high = self.log_variance_bounds
+        log_var = low + (high - low) * torch.sigmoid(raw)
+        return mean, log_var.exp()
