@@ -1,0 +1,111 @@
+"""Command line: ``polysrl pretrain`` (and further sub-commands)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .corpus import MP_STRUCTURES_ENV, corpus_from_mp_jsonl
+from .featurizer import PAPER_SETTINGS
+from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
+from .pretraining import TrainingSettings, pretrain
+
+#: Recipe of the shipped CPU model (see docs/pretraining.md).
+CPU_RECIPE = {"hidden_dim": 64, "epochs": 8, "batch_size": 256, "learning_rate": 1e-3,
+              "structure_pooling": "mean"}
+
+
+def split_holdout(formulas: list[str], fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of held-out formulas (a seeded random ``fraction``)."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(len(formulas), dtype=bool)
+    mask[rng.permutation(len(formulas))[: int(round(fraction * len(formulas)))]] = True
+    return mask
+
+
+def pretrain_command(args: argparse.Namespace) -> int:
+    """Pretrain on the MP JSON-lines corpus; write checkpoints; optionally export."""
+    recipe = dict(CPU_RECIPE)
+    if args.paper:
+        recipe.update(PAPER_SETTINGS)
+    for key in ("hidden_dim", "epochs", "batch_size", "learning_rate"):
+        if getattr(args, key) is not None:
+            recipe[key] = getattr(args, key)
+    torch.set_num_threads(args.threads) if args.threads else None
+    started = time.time()
+    corpus = corpus_from_mp_jsonl(args.data, args.limit, args.cutoff, args.max_neighbors, args.n_jobs,
+                                  args.cache_dir, verbose=True)
+    held_out = split_holdout(corpus.formulas, args.holdout, args.seed)
+    train_corpus = corpus.subset_formulas(~held_out)
+    graph_seconds = time.time() - started
+    print(f"corpus: {len(corpus.names)} structures, {len(corpus.formulas)} formulas "
+          f"({int((corpus.polymorph_counts >= 2).sum())} polymorphic); dropped "
+          f"{ {k: len(v) for k, v in corpus.dropped.items()} }; held out {int(held_out.sum())} formulas; "
+          f"graphs ready in {graph_seconds:.0f} s", flush=True)
+    config = ModelConfig(hidden_dim=recipe["hidden_dim"], structure_pooling=recipe["structure_pooling"],
+                         cutoff=args.cutoff, max_neighbors=args.max_neighbors,
+                         n_samples=recipe.get("n_samples", 8), beta=recipe.get("beta", 1e-8))
+    torch.manual_seed(args.seed)
+    network = PolySRLNetwork(config)
+    settings = TrainingSettings(epochs=recipe["epochs"], batch_size=recipe["batch_size"],
+                                learning_rate=recipe["learning_rate"], grad_clip=2.0,
+                                max_polymorphs=args.max_polymorphs, seed=args.seed)
+    history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
+                       resume=args.resume, verbose=True)
+    if args.export:
+        held = [f for f, h in zip(corpus.formulas, held_out) if h]
+        save_checkpoint(args.export, network, extra={
+            "history": history, "settings": settings.__dict__, "held_out_formulas": held,
+            "corpus": {"file": Path(args.data or "").name, "structures": len(corpus.names),
+                       "formulas": len(corpus.formulas), "dropped": corpus.dropped},
+            "graph_seconds": graph_seconds})
+        print(f"exported stoichiometry encoder to {args.export}")
+    print(json.dumps(history[-1], default=float))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``polysrl`` argument parser."""
+    parser = argparse.ArgumentParser(prog="polysrl", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("pretrain", help="contrastive pretraining on MP structures")
+    p.add_argument("--data", default=None,
+                   help=f"MP structures .jsonl.gz (default: ${MP_STRUCTURES_ENV})")
+    p.add_argument("--checkpoint", default="polysrl_pretrain.ckpt",
+                   help="full checkpoint written every epoch (resumable)")
+    p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
+    p.add_argument("--export", default=None, help="write the small stoichiometry-only model here")
+    p.add_argument("--paper", action="store_true",
+                   help="the paper's full settings (F=200, 100 epochs, lr 5e-5, sum pooling); use a GPU")
+    p.add_argument("--hidden-dim", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--max-polymorphs", type=int, default=4)
+    p.add_argument("--cutoff", type=float, default=6.0)
+    p.add_argument("--max-neighbors", type=int, default=12)
+    p.add_argument("--holdout", type=float, default=0.05, help="fraction of formulas held out")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N structures")
+    p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "polysrl"))
+    p.add_argument("--n-jobs", type=int, default=-1)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(handler=pretrain_command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``polysrl`` command."""
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,145 @@
+"""Contrastive pretraining loop with per-epoch checkpoints and resume."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .corpus import StructureCorpus
+from .network import PolySRLNetwork, load_checkpoint, save_checkpoint
+from .sampler import PolymorphBatchSampler
+from .stoichiometry_graph import build_stoichiometry_batch
+
+
+@dataclass
+class TrainingSettings:
+    """Optimisation settings (paper Table 3 defaults: batch 256, lr 5e-5, 100 epochs, clip 2).
+
+    Attributes
+    ----------
+    epochs : int
+    batch_size : int
+        Distinct formulas per batch.
+    learning_rate : float
+    grad_clip : float
+        Max gradient norm.
+    max_polymorphs : int
+        Polymorphs of one formula drawn into a batch.
+    seed : int
+    """
+
+    epochs: int = 100
+    batch_size: int = 256
+    learning_rate: float = 5e-5
+    grad_clip: float = 2.0
+    max_polymorphs: int = 4
+    seed: int = 0
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; anything else is passed to torch."""
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: TrainingSettings,
+             device: str | torch.device = "auto", checkpoint_path: str | os.PathLike | None = None,
+             resume: bool = False, verbose: bool = True) -> list[dict]:
+    """Train ``network`` on ``corpus`` with the soft contrastive loss.
+
+    Parameters
+    ----------
+    network : PolySRLNetwork
+        Modified in place; left on the CPU in eval mode at the end.
+    corpus : StructureCorpus
+    settings : TrainingSettings
+    device : str or torch.device
+        ``"auto"`` picks CUDA when present.
+    checkpoint_path : path, optional
+        Full checkpoint written after every epoch (atomically).
+    resume : bool
+        If ``checkpoint_path`` exists, continue from it (weights, optimizer,
+        sampler and torch RNG states, history).
+    verbose : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    list of dict
+        One entry per epoch: ``epoch``, ``loss``, ``contrastive``, ``kl``,
+        ``c``, ``d``, ``mean_variance``, ``seconds``.
+    """
+    from tqdm.auto import tqdm
+
+    device = resolve_device(device)
+    torch.manual_seed(settings.seed)
+    sampler = PolymorphBatchSampler(corpus.formula_of_structure, settings.batch_size,
+                                    settings.max_polymorphs, settings.seed)
+    optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
+    history: list[dict] = []
+    start_epoch = 0
+    if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
+        saved, payload = load_checkpoint(checkpoint_path)
+        network.load_state_dict(saved.state_dict())
+        optimizer.load_state_dict(payload["optimizer"])
+        sampler.set_state(payload["sampler"])
+        torch.set_rng_state(payload["torch_rng"])
+        history = list(payload["history"])
+        start_epoch = len(history)
+    network.to(device)
+    for state in optimizer.state.values():
+        for k, v in state.items():
+            if isinstance(v, torch.Tensor):
+                state[k] = v.to(device)
+    for epoch in range(start_epoch, settings.epochs):
+        network.train()
+        started = time.time()
+        totals = np.zeros(3)
+        variance_sum, n_rows = 0.0, 0
+        bar = tqdm(sampler, total=len(sampler), desc=f"epoch {epoch + 1}/{settings.epochs}",
+                   disable=not verbose, leave=False)
+        for step in bar:
+            stoich = build_stoichiometry_batch([corpus.parsed[f] for f in step.formulas]).to(device)
+            crystals = corpus.graphs.collate(step.structures).to(device)
+            owner = torch.from_numpy(step.owner).to(device)
+            mean, variance = network.stoichiometry(stoich)
+            structure_vectors = network.structure(crystals)
+            loss, parts = network.loss(mean, variance, structure_vectors, owner)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
+            optimizer.step()
+            totals += (float(loss.detach()), parts["contrastive"], parts["kl"])
+            variance_sum += float(variance.detach().log().mean(dim=1).exp().sum())
+            n_rows += len(step.formulas)
+            bar.set_postfix(loss=f"{totals[0] / (bar.n + 1):.4f}")
+        n_batches = len(sampler)
+        record = {
+            "epoch": epoch + 1,
+            "loss": float(totals[0] / n_batches),
+            "contrastive": float(totals[1] / n_batches),
+            "kl": float(totals[2] / n_batches),
+            "c": float(network.loss.log_c.detach().exp()),
+            "d": float(network.loss.log_d.detach().exp()),
+            "mean_uncertainty": variance_sum / max(n_rows, 1),
+            "seconds": time.time() - started,
+        }
+        history.append(record)
+        if verbose:
+            tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                for k, v in record.items()))
+        if checkpoint_path is not None:
+            network.to("cpu")
+            save_checkpoint(checkpoint_path, network, full=True, extra={
+                "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
+                "torch_rng": torch.get_rng_state(), "history": history,
+                "settings": settings.__dict__})
+            network.to(device)
+    network.to("cpu").eval()
+    return history
