@@ -1,0 +1,54 @@
+import gzip
+import json
+
+import numpy as np
+import torch
+
+from conftest import prototype_structures
+from polysrl_sklearn.cli import main, split_holdout
+from polysrl_sklearn.corpus import corpus_from_mp_jsonl
+from polysrl_sklearn.network import load_checkpoint
+
+
+def write_jsonl(path, structures):
+    with gzip.open(path, "wt") as handle:
+        for i, s in enumerate(structures):
+            handle.write(json.dumps({
+                "material_id": f"mp-{i}", "formula": s.composition.reduced_formula, "nsites": len(s),
+                "lattice": list(s.lattice.abc) + list(s.lattice.angles), "species": [x.symbol for x in s.species],
+                "frac_coords": s.frac_coords.tolist()}) + "\n")
+
+
+def run(tmp_path, name, epochs, resume=False):
+    args = ["pretrain", "--data", str(tmp_path / "mp.jsonl.gz"), "--checkpoint", str(tmp_path / f"{name}.ckpt"),
+            "--export", str(tmp_path / f"{name}.pt"), "--epochs", str(epochs), "--hidden-dim", "8",
+            "--batch-size", "4", "--holdout", "0", "--n-jobs", "1", "--cache-dir", str(tmp_path / "cache"),
+            "--device", "cpu", "--seed", "3"]
+    assert main(args + (["--resume"] if resume else [])) == 0
+
+
+def test_pretrain_checkpoints_resume_and_export(tmp_path):
+    write_jsonl(tmp_path / "mp.jsonl.gz", prototype_structures())
+    corpus = corpus_from_mp_jsonl(tmp_path / "mp.jsonl.gz", n_jobs=1, cutoff=6.0, verbose=False)
+    assert len(corpus.names) == len(prototype_structures())
+    assert (corpus.polymorph_counts >= 2).sum() == 3  # ZnS, NaCl and C
+    run(tmp_path, "straight", 2)
+    run(tmp_path, "split", 1)  # "interrupted" after one epoch
+    _, first = load_checkpoint(tmp_path / "split.ckpt")
+    assert len(first["history"]) == 1
+    run(tmp_path, "split", 2, resume=True)
+    straight, a = load_checkpoint(tmp_path / "straight.ckpt")
+    resumed, b = load_checkpoint(tmp_path / "split.ckpt")
+    assert [h["loss"] for h in a["history"]] == [h["loss"] for h in b["history"]]
+    for (k, v), (_, w) in zip(straight.state_dict().items(), resumed.state_dict().items()):
+        assert torch.allclose(v, w), k
+    exported, payload = load_checkpoint(tmp_path / "straight.pt")
+    assert len(payload["history"]) == 2 and "optimizer" not in payload
+    assert (tmp_path / "straight.pt").stat().st_size < (tmp_path / "straight.ckpt").stat().st_size
+
+
+def test_holdout_split_is_seeded_fraction():
+    formulas = [f"X{i}" for i in range(1000)]
+    a, b = split_holdout(formulas, 0.05, 0), split_holdout(formulas, 0.05, 0)
+    assert a.sum() == 50 and np.array_equal(a, b)
+    assert not np.array_equal(a, split_holdout(formulas, 0.05, 1))
