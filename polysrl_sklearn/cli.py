@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .corpus import MP_STRUCTURES_ENV, corpus_from_mp_jsonl
+from .corpus import MP_STRUCTURES_ENV, corpus_from_mp_jsonl, corpus_from_property_table
+from .objectives import OBJECTIVES
 from .featurizer import PAPER_SETTINGS
 from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
 from .pretraining import TrainingSettings, pretrain
@@ -39,8 +40,17 @@ def pretrain_command(args: argparse.Namespace) -> int:
             recipe[key] = getattr(args, key)
     torch.set_num_threads(args.threads) if args.threads else None
     started = time.time()
-    corpus = corpus_from_mp_jsonl(args.data, args.limit, args.cutoff, args.max_neighbors, args.n_jobs,
-                                  args.cache_dir, verbose=True)
+    if args.objective == "supervised":
+        import pandas as pd
+
+        if not args.property_table:
+            raise SystemExit("--objective supervised needs --property-table CSV (e.g. mp-non-metals.csv)")
+        table = pd.read_csv(args.property_table, nrows=args.limit)
+        corpus = corpus_from_property_table(table[args.composition_column].tolist(),
+                                            table[args.target_column].to_numpy())
+    else:
+        corpus = corpus_from_mp_jsonl(args.data, args.limit, args.cutoff, args.max_neighbors, args.n_jobs,
+                                      args.cache_dir, verbose=True)
     held_out = split_holdout(corpus.formulas, args.holdout, args.seed)
     train_corpus = corpus.subset_formulas(~held_out)
     graph_seconds = time.time() - started
@@ -50,7 +60,8 @@ def pretrain_command(args: argparse.Namespace) -> int:
           f"graphs ready in {graph_seconds:.0f} s", flush=True)
     config = ModelConfig(hidden_dim=recipe["hidden_dim"], structure_pooling=recipe["structure_pooling"],
                          cutoff=args.cutoff, max_neighbors=args.max_neighbors,
-                         n_samples=recipe.get("n_samples", 8), beta=recipe.get("beta", 1e-8))
+                         n_samples=recipe.get("n_samples", 8), beta=recipe.get("beta", 1e-8),
+                         objective=args.objective)
     torch.manual_seed(args.seed)
     network = PolySRLNetwork(config)
     settings = TrainingSettings(epochs=recipe["epochs"], batch_size=recipe["batch_size"],
@@ -62,7 +73,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
         held = [f for f, h in zip(corpus.formulas, held_out) if h]
         save_checkpoint(args.export, network, extra={
             "history": history, "settings": settings.__dict__, "held_out_formulas": held,
-            "corpus": {"file": Path(args.data or "").name, "structures": len(corpus.names),
+            "corpus": {"file": Path(args.property_table or args.data or "").name, "structures": len(corpus.names),
                        "formulas": len(corpus.formulas), "dropped": corpus.dropped},
             "graph_seconds": graph_seconds})
         print(f"exported stoichiometry encoder to {args.export}")
@@ -83,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", default=None, help="write the small stoichiometry-only model here")
     p.add_argument("--paper", action="store_true",
                    help="the paper's full settings (F=200, 100 epochs, lr 5e-5, sum pooling); use a GPU")
+    p.add_argument("--objective", default="polysrl", choices=OBJECTIVES)
+    p.add_argument("--property-table", default=None,
+                   help="CSV of compositions and a DFT property, for --objective supervised")
+    p.add_argument("--composition-column", default="composition")
+    p.add_argument("--target-column", default="band_gap")
     p.add_argument("--hidden-dim", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)

@@ -37,6 +37,8 @@ class StructureCorpus:
         Identifier of each structure (e.g. material id).
     dropped : dict
         Reason -> identifiers of input structures left out (reported, never silent).
+    targets : ndarray (n_formulas,), optional
+        A property per formula, for the ``supervised`` objective.
     """
 
     formulas: list[str]
@@ -45,6 +47,7 @@ class StructureCorpus:
     graphs: CrystalGraphSet
     names: list[str]
     dropped: dict[str, list[str]] = field(default_factory=dict)
+    targets: np.ndarray | None = None
 
     @property
     def polymorph_counts(self) -> np.ndarray:
@@ -188,3 +191,27 @@ def corpus_from_mp_jsonl(path: str | os.PathLike | None = None, limit: int | Non
         "element_without_embedding": [names[i] for i in np.flatnonzero(valid_graph & ~valid_formula)],
     }
     return corpus
+
+
+def corpus_from_property_table(compositions: Sequence[Any], targets: Sequence[float]) -> StructureCorpus:
+    """A structure-free corpus for the ``supervised`` objective.
+
+    Rows are grouped by reduced formula and their targets averaged (MP has no
+    energies here to pick the ground-state polymorph, unlike the paper).
+
+    Parameters
+    ----------
+    compositions : sequence of str or Composition
+    targets : sequence of float
+    """
+    reduced = []
+    for i, item in enumerate(compositions):
+        parse_composition(item, i)
+        reduced.append((item if isinstance(item, Composition) else Composition(item)).reduced_formula)
+    formulas, owner = _group(reduced)
+    sums = np.bincount(owner, weights=np.asarray(targets, dtype=np.float64), minlength=len(formulas))
+    means = sums / np.bincount(owner, minlength=len(formulas))
+    empty = CrystalGraphSet(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int16),
+                            np.zeros(0, np.int16), np.zeros(0, np.float32))
+    return StructureCorpus(formulas, [parse_composition(f) for f in formulas],
+                           np.arange(len(formulas)), empty, formulas, targets=means.astype(np.float32))

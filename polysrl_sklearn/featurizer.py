@@ -13,7 +13,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .composition import as_composition_list, parse_composition
-from .corpus import corpus_from_structures
+from .corpus import corpus_from_property_table, corpus_from_structures
 from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
 from .pretraining import TrainingSettings, pretrain, resolve_device
 from .stoichiometry_graph import build_stoichiometry_batch
@@ -43,14 +43,22 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
       by ``random_state``). Inside a Pipeline fitted on a downstream task this
       is leak-free: the labels are never seen.
     * ``fit(X, structures=S)`` pretrains a new network from scratch on the
-      composition-structure pairs with the soft contrastive loss, using the
-      architecture and optimisation parameters below (``pretrained`` is then
-      not used).
+      composition-structure pairs with the chosen ``objective`` (default: the
+      PolySRL soft contrastive loss), using the architecture and optimisation
+      parameters below (``pretrained`` is then not used).
+      ``fit(X, pretraining_targets=t)`` does the same for the ``supervised``
+      objective (a DFT property per composition). The downstream ``y`` that a
+      Pipeline passes to ``fit`` is never used.
 
     Parameters
     ----------
     pretrained : "default", path or None, default="default"
         Weights loaded by ``fit`` when no structures are given.
+    objective : str, default="polysrl"
+        Pretraining objective: "polysrl", "polysrl_nosample" (no sampling,
+        ablation), "infomax" (NT-Xent against structures), "graphcl"
+        (augmented stoichiometry graphs; uses only the compositions of the
+        pairs) or "supervised" (needs ``pretraining_targets``).
     hidden_dim : int, default=64
         Representation width F (paper: 200).
     stoichiometry_layers, structure_layers : int, default=3
@@ -98,7 +106,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Always 1 (one composition column).
     """
 
-    def __init__(self, pretrained: str | os.PathLike | None = "default", hidden_dim: int = 64,
+    def __init__(self, pretrained: str | os.PathLike | None = "default", objective: str = "polysrl",
+                 hidden_dim: int = 64,
                  stoichiometry_layers: int = 3, structure_layers: int = 3, n_samples: int = 8,
                  beta: float = 1e-8, init_c: float = 20.0, init_d: float = 20.0,
                  cutoff: float = 6.0, max_neighbors: int = 12, structure_pooling: str = "mean",
@@ -108,6 +117,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  graph_cache_dir: str | os.PathLike | None = None, n_jobs: int | None = -1,
                  random_state: int | None = None, verbose: bool = False) -> None:
         self.pretrained = pretrained
+        self.objective = objective
         self.hidden_dim = hidden_dim
         self.stoichiometry_layers = stoichiometry_layers
         self.structure_layers = structure_layers
@@ -136,7 +146,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
             hidden_dim=self.hidden_dim, stoichiometry_layers=self.stoichiometry_layers,
             structure_layers=self.structure_layers, n_samples=self.n_samples, beta=self.beta,
             init_c=self.init_c, init_d=self.init_d, cutoff=self.cutoff,
-            max_neighbors=self.max_neighbors, structure_pooling=self.structure_pooling)
+            max_neighbors=self.max_neighbors, structure_pooling=self.structure_pooling,
+            objective=self.objective)
 
     def _seed(self) -> int:
         if self.random_state is None:
@@ -145,7 +156,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
             return int(self.random_state)
         return int(self.random_state.randint(2**31 - 1))  # a RandomState
 
-    def fit(self, X: Any, y: Any = None, structures: Sequence[Any] | None = None) -> "PolySRLFeaturizer":
+    def fit(self, X: Any, y: Any = None, structures: Sequence[Any] | None = None,
+            pretraining_targets: Sequence[float] | None = None) -> "PolySRLFeaturizer":
         """Load pretrained weights, or pretrain on composition-structure pairs.
 
         Parameters
@@ -157,6 +169,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         structures : sequence of pymatgen Structure, optional
             ``structures[i]`` is a crystal of composition ``X[i]``. Several
             structures of one reduced formula are polymorphs.
+        pretraining_targets : sequence of float, optional
+            A DFT property of each composition, for ``objective="supervised"``.
 
         Returns
         -------
@@ -167,7 +181,18 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
             parse_composition(item, i)
         self.n_features_in_ = 1
         seed = self._seed()
-        if structures is None:
+        if (self.objective == "supervised") != (pretraining_targets is not None) and (
+                structures is not None or pretraining_targets is not None):
+            raise ValueError("objective='supervised' pretrains from pretraining_targets=; the other "
+                             "objectives pretrain from structures=")
+        if pretraining_targets is not None:
+            corpus = corpus_from_property_table(items, pretraining_targets)
+        elif structures is not None:
+            corpus = corpus_from_structures(structures, items, self.cutoff, self.max_neighbors,
+                                            self.n_jobs, self.graph_cache_dir, self.verbose)
+        else:
+            corpus = None
+        if corpus is None:
             if self.pretrained is None:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(seed)
@@ -180,8 +205,6 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                 return self
             self.history_ = []
         else:
-            corpus = corpus_from_structures(structures, items, self.cutoff, self.max_neighbors,
-                                            self.n_jobs, self.graph_cache_dir, self.verbose)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 self.network_ = PolySRLNetwork(self._model_config())

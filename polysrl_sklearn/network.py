@@ -12,6 +12,7 @@ from torch import nn
 from .elements import element_table
 from .encoders import StoichiometryEncoder, StructureEncoder
 from .losses import SoftContrastiveLoss
+from .objectives import check_objective
 
 CHECKPOINT_FORMAT = 1
 
@@ -61,7 +62,11 @@ class PolySRLNetwork(nn.Module):
             config.set2set_steps)
         self.structure = StructureEncoder(config.hidden_dim, config.structure_layers, config.cutoff,
                                           config.num_gaussians, config.structure_pooling)
-        self.loss = SoftContrastiveLoss(config.n_samples, config.beta, config.init_c, config.init_d)
+        check_objective(config.objective)
+        n_samples = 0 if config.objective == "polysrl_nosample" else config.n_samples
+        self.loss = SoftContrastiveLoss(n_samples, config.beta, config.init_c, config.init_d)
+        if config.objective == "supervised":
+            self.property_head = nn.Linear(config.hidden_dim, 1)
 
 
 def save_checkpoint(path: str | os.PathLike, network: PolySRLNetwork, *, full: bool = False,

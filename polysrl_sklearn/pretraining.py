@@ -12,6 +12,7 @@ import torch
 
 from .corpus import StructureCorpus
 from .network import PolySRLNetwork, load_checkpoint, save_checkpoint
+from .objectives import graphcl_loss, infomax_loss, supervised_loss
 from .sampler import PolymorphBatchSampler
 from .stoichiometry_graph import build_stoichiometry_batch
 
@@ -46,6 +47,30 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def _step_loss(network: PolySRLNetwork, corpus: StructureCorpus, step, rng: np.random.Generator,
+               device: torch.device) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    """Loss of one batch under the network's objective; also returns the variances."""
+    objective = network.config.objective
+    parsed = [corpus.parsed[f] for f in step.formulas]
+    stoich = build_stoichiometry_batch(parsed).to(device)
+    if objective == "graphcl":
+        with torch.no_grad():
+            _, variance = network.stoichiometry(stoich)
+        return graphcl_loss(network, parsed, rng, device), {}, variance
+    if objective == "supervised":
+        targets = torch.from_numpy(corpus.targets[step.formulas]).to(device)
+        with torch.no_grad():
+            _, variance = network.stoichiometry(stoich)
+        return supervised_loss(network, stoich, targets), {}, variance
+    mean, variance = network.stoichiometry(stoich)
+    structure_vectors = network.structure(corpus.graphs.collate(step.structures).to(device))
+    owner = torch.from_numpy(step.owner).to(device)
+    if objective == "infomax":
+        return infomax_loss(mean, structure_vectors, owner), {}, variance
+    loss, parts = network.loss(mean, variance, structure_vectors, owner)
+    return loss, parts, variance
 
 
 def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: TrainingSettings,
@@ -84,6 +109,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
     history: list[dict] = []
     start_epoch = 0
+    augment_rng = np.random.default_rng(settings.seed + 1)
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
         saved, payload = load_checkpoint(checkpoint_path)
         network.load_state_dict(saved.state_dict())
@@ -105,17 +131,12 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         bar = tqdm(sampler, total=len(sampler), desc=f"epoch {epoch + 1}/{settings.epochs}",
                    disable=not verbose, leave=False)
         for step in bar:
-            stoich = build_stoichiometry_batch([corpus.parsed[f] for f in step.formulas]).to(device)
-            crystals = corpus.graphs.collate(step.structures).to(device)
-            owner = torch.from_numpy(step.owner).to(device)
-            mean, variance = network.stoichiometry(stoich)
-            structure_vectors = network.structure(crystals)
-            loss, parts = network.loss(mean, variance, structure_vectors, owner)
+            loss, parts, variance = _step_loss(network, corpus, step, augment_rng, device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
             optimizer.step()
-            totals += (float(loss.detach()), parts["contrastive"], parts["kl"])
+            totals += (float(loss.detach()), parts.get("contrastive", float(loss.detach())), parts.get("kl", 0.0))
             variance_sum += float(variance.detach().log().mean(dim=1).exp().sum())
             n_rows += len(step.formulas)
             bar.set_postfix(loss=f"{totals[0] / (bar.n + 1):.4f}")
