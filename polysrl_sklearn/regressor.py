@@ -1,0 +1,152 @@
+"""Transfer learning: fine-tune the pretrained stoichiometry encoder with an MLP head."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.model_selection import train_test_split
+from sklearn.utils.validation import check_is_fitted
+from torch import nn
+
+from .composition import as_composition_list, parse_composition
+from .featurizer import PolySRLFeaturizer
+from .pretraining import resolve_device
+from .stoichiometry_graph import build_stoichiometry_batch
+
+
+def _head(width: int, hidden: int) -> nn.Sequential:
+    """Three-layer MLP with LeakyReLU (paper Appendix E)."""
+    return nn.Sequential(nn.Linear(width, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden), nn.LeakyReLU(),
+                         nn.Linear(hidden, 1))
+
+
+class PolySRLRegressor(RegressorMixin, BaseEstimator):
+    """Fine-tune a pretrained PolySRL encoder jointly with a 3-layer MLP head.
+
+    The learning rate is chosen on an inner validation split of the data
+    given to ``fit`` (never on test folds); the model is then retrained on
+    all of it with that rate (paper Appendix E).
+
+    Parameters
+    ----------
+    pretrained : str, path or None, default="default"
+        Encoder weights, as in :class:`PolySRLFeaturizer` (None: random init).
+    learning_rates : sequence of float, default=(5e-3, 1e-3, 5e-4, 1e-4)
+        Candidates; a single value skips the validation search.
+    epochs : int, default=300
+        Paper: 500.
+    batch_size : int, default=256
+    hidden : int, default=256
+        Width of the head's hidden layers.
+    validation_fraction : float, default=0.2
+    hidden_dim : int, default=64
+        Encoder width, used only when ``pretrained=None``.
+    device : str, default="auto"
+    random_state : int or None, default=None
+    verbose : bool, default=False
+
+    Attributes
+    ----------
+    best_learning_rate_ : float
+    validation_mae_ : dict
+        Learning rate -> validation MAE (empty with a single rate).
+    encoder_ : StoichiometryEncoder
+    head_ : torch.nn.Module
+    """
+
+    def __init__(self, pretrained: str | os.PathLike | None = "default",
+                 learning_rates: Sequence[float] = (5e-3, 1e-3, 5e-4, 1e-4), epochs: int = 300,
+                 batch_size: int = 256, hidden: int = 256, validation_fraction: float = 0.2,
+                 hidden_dim: int = 64, device: str = "auto", random_state: int | None = None,
+                 verbose: bool = False) -> None:
+        self.pretrained = pretrained
+        self.learning_rates = learning_rates
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.hidden = hidden
+        self.validation_fraction = validation_fraction
+        self.hidden_dim = hidden_dim
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fresh(self, seed: int) -> tuple[nn.Module, nn.Module]:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            network = PolySRLFeaturizer(pretrained=self.pretrained, hidden_dim=self.hidden_dim,
+                                        random_state=seed).fit([]).network_
+            encoder = copy.deepcopy(network.stoichiometry)
+            return encoder, _head(network.config.hidden_dim, self.hidden)
+
+    def _train(self, parsed: list, y: np.ndarray, lr: float, seed: int, device: torch.device
+               ) -> tuple[nn.Module, nn.Module]:
+        encoder, head = self._fresh(seed)
+        encoder.to(device).train()
+        head.to(device).train()
+        optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
+        rng = np.random.default_rng(seed)
+        targets = torch.as_tensor(y, dtype=torch.float32, device=device)
+        batches = [build_stoichiometry_batch(parsed)] if len(parsed) <= self.batch_size else None
+        for _ in range(self.epochs):
+            order = rng.permutation(len(parsed))
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start:start + self.batch_size]
+                batch = batches[0] if batches else build_stoichiometry_batch([parsed[i] for i in rows])
+                idx = torch.as_tensor(rows if not batches else np.arange(len(parsed)), device=device)
+                mean, _ = encoder(batch.to(device))
+                loss = (head(mean).squeeze(-1) - targets[idx]).abs().mean()
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+        return encoder.cpu().eval(), head.cpu().eval()
+
+    @torch.no_grad()
+    def _predict(self, encoder: nn.Module, head: nn.Module, parsed: list) -> np.ndarray:
+        out = []
+        for start in range(0, len(parsed), 8192):
+            mean, _ = encoder(build_stoichiometry_batch(parsed[start:start + 8192]))
+            out.append(head(mean).squeeze(-1).numpy())
+        return np.concatenate(out).astype(np.float64)
+
+    def fit(self, X: Any, y: Any) -> "PolySRLRegressor":
+        """Fine-tune on compositions ``X`` and targets ``y``."""
+        items = as_composition_list(X)
+        parsed = [parse_composition(item, i) for i, item in enumerate(items)]
+        y = np.asarray(y, dtype=np.float64).ravel()
+        if len(y) != len(parsed):
+            raise ValueError(f"X has {len(parsed)} compositions but y has {len(y)} values")
+        seed = 0 if self.random_state is None else int(self.random_state)
+        device = resolve_device(self.device)
+        rates = list(self.learning_rates)
+        self.validation_mae_ = {}
+        if len(rates) > 1:
+            train, valid = train_test_split(np.arange(len(y)), test_size=self.validation_fraction,
+                                            random_state=seed)
+            for lr in rates:
+                encoder, head = self._train([parsed[i] for i in train], y[train], lr, seed, device)
+                pred = self._predict(encoder, head, [parsed[i] for i in valid])
+                self.validation_mae_[lr] = float(np.abs(pred - y[valid]).mean())
+            self.best_learning_rate_ = min(self.validation_mae_, key=self.validation_mae_.get)
+        else:
+            self.best_learning_rate_ = rates[0]
+        self.encoder_, self.head_ = self._train(parsed, y, self.best_learning_rate_, seed, device)
+        self.n_features_in_ = 1
+        return self
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predicted targets of compositions ``X``."""
+        check_is_fitted(self, "head_")
+        items = as_composition_list(X)
+        return self._predict(self.encoder_, self.head_, [parse_composition(it, i) for i, it in enumerate(items)])
+
+    def __sklearn_tags__(self):  # noqa: D105
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        return tags
