@@ -67,10 +67,10 @@ def pretrain_command(args: argparse.Namespace) -> int:
     settings = TrainingSettings(epochs=recipe["epochs"], batch_size=recipe["batch_size"],
                                 learning_rate=recipe["learning_rate"], grad_clip=2.0,
                                 max_polymorphs=args.max_polymorphs, seed=args.seed)
+    held = [f for f, h in zip(corpus.formulas, held_out) if h]
     history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
-                       resume=args.resume, verbose=True)
+                       resume=args.resume, verbose=True, extra={"held_out_formulas": held})
     if args.export:
-        held = [f for f, h in zip(corpus.formulas, held_out) if h]
         save_checkpoint(args.export, network, extra={
             "history": history, "settings": settings.__dict__, "held_out_formulas": held,
             "corpus": {"file": Path(args.property_table or args.data or "").name, "structures": len(corpus.names),
@@ -78,6 +78,37 @@ def pretrain_command(args: argparse.Namespace) -> int:
             "graph_seconds": graph_seconds})
         print(f"exported stoichiometry encoder to {args.export}")
     print(json.dumps(history[-1], default=float))
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """Write the small stoichiometry-only model of a full (resumable) checkpoint."""
+    network, payload = load_checkpoint(args.checkpoint)
+    keep = {k: payload[k] for k in ("history", "settings", "held_out_formulas", "corpus") if k in payload}
+    save_checkpoint(args.output, network, extra=keep)
+    print(f"exported {args.checkpoint} ({network.config.objective}, F={network.config.hidden_dim}, "
+          f"{len(payload.get('history', []))} epochs) to {args.output}")
+    return 0
+
+
+def benchmark_command(args: argparse.Namespace) -> int:
+    """Run the representation-learning benchmark and print a markdown table."""
+    from .benchmark import FEATURIZER_METHODS, MAGPIE, format_table, run_benchmark
+    from .datasets import TASKS
+
+    tasks = args.tasks or list(TASKS)
+    methods = args.methods or [MAGPIE, *FEATURIZER_METHODS]
+    unknown = sorted(set(tasks) - set(TASKS)) + sorted(set(methods) - {MAGPIE, *FEATURIZER_METHODS})
+    if unknown:
+        raise SystemExit(f"unknown task/method {unknown}; tasks: {list(TASKS)}; "
+                         f"methods: {[MAGPIE, *FEATURIZER_METHODS]}")
+    torch.set_num_threads(args.threads) if args.threads else None
+    results = run_benchmark(tasks, methods, args.seeds, args.data_dir)
+    print(f"\nrepresentation learning, MAE mean (std) over {len(args.seeds)} seeds x 5 folds "
+          "(x10 for formation_enthalpy, metallic, seebeck; zt: MAE of ZT from predicted properties)")
+    print(format_table(results))
+    if args.csv:
+        results.to_csv(args.csv, index=False)
     return 0
 
 
@@ -114,6 +145,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=pretrain_command)
+    b = sub.add_parser("benchmark", help="5-fold CV of frozen features + MLP head on the wet-lab tasks")
+    b.add_argument("--tasks", nargs="*", default=None, help="default: all wet-lab tasks")
+    b.add_argument("--methods", nargs="*", default=None, help="default: magpie and every shipped model")
+    b.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    b.add_argument("--data-dir", default=None, help="shared data folder (default: $POLYSRL_DATA_DIR)")
+    b.add_argument("--threads", type=int, default=None)
+    b.add_argument("--csv", default=None, help="also write the results here")
+    b.set_defaults(handler=benchmark_command)
+    e = sub.add_parser("export", help="small stoichiometry-only model from a full checkpoint")
+    e.add_argument("checkpoint")
+    e.add_argument("output")
+    e.set_defaults(handler=export_command)
     return parser
 
 

@@ -75,7 +75,7 @@ def _step_loss(network: PolySRLNetwork, corpus: StructureCorpus, step, rng: np.r
 
 def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: TrainingSettings,
              device: str | torch.device = "auto", checkpoint_path: str | os.PathLike | None = None,
-             resume: bool = False, verbose: bool = True) -> list[dict]:
+             resume: bool = False, verbose: bool = True, extra: dict | None = None) -> list[dict]:
     """Train ``network`` on ``corpus`` with the soft contrastive loss.
 
     Parameters
@@ -93,6 +93,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         sampler and torch RNG states, history).
     verbose : bool
         Show a tqdm progress bar.
+    extra : dict, optional
+        More entries stored in every checkpoint (e.g. the held-out formulas).
 
     Returns
     -------
@@ -160,7 +162,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
             save_checkpoint(checkpoint_path, network, full=True, extra={
                 "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
                 "torch_rng": torch.get_rng_state(), "history": history,
-                "settings": settings.__dict__})
+                "settings": settings.__dict__, **(extra or {})})
             network.to(device)
     network.to("cpu").eval()
     return history

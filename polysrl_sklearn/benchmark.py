@@ -1,0 +1,132 @@
+"""``polysrl benchmark``: representation-learning MAE on the paper's wet-lab tasks.
+
+For every task and method, a frozen featurizer (or Magpie features) feeds a
+fixed MLP head inside a sklearn Pipeline, under 5-fold CV repeated over
+seeds. MAEs are reported in the paper's units (x10 where the paper does).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.frozen import FrozenEstimator
+from sklearn.pipeline import Pipeline
+
+from .datasets import MAE_SCALE, TASKS, seebeck_from_scaled, thermoelectric_zt
+from .evaluation import MagpieFeatures, mlp_head, repeated_cv_mae
+from .featurizer import PolySRLFeaturizer
+
+#: Method name -> ``pretrained`` argument of PolySRLFeaturizer (None = random init).
+FEATURIZER_METHODS: dict[str, str | None] = {
+    "rand_init": None,
+    "graphcl": "graphcl",
+    "mp_band_gap": "supervised",
+    "infomax": "infomax",
+    "polysrl_nosample": "polysrl_nosample",
+    "polysrl": "default",
+}
+MAGPIE = "magpie"
+
+#: The paper's Table 1 PolySRL row (representation learning), in the reported units.
+PAPER_POLYSRL = {"band_gap": 0.407, "formation_enthalpy": 0.592, "metallic": 0.194,
+                 "estm300_ec": 0.912, "estm300_tc": 0.197, "estm300_seebeck": 0.388,
+                 "estm600_ec": 0.665, "estm600_tc": 0.189, "estm600_seebeck": 0.412}
+
+
+def frozen_featurizer(method: str, hidden_dim: int = 64) -> PolySRLFeaturizer:
+    """A fitted featurizer for ``method`` (weights loaded, or seeded random init)."""
+    return PolySRLFeaturizer(pretrained=FEATURIZER_METHODS[method], hidden_dim=hidden_dim,
+                             random_state=0).fit([])
+
+
+def representation_maes(method: str, X: Sequence[str], y: np.ndarray, seeds: Sequence[int],
+                        magpie_cache: dict | None = None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Fold MAEs (unscaled) and out-of-fold predictions of ``method`` on one task."""
+    if method == MAGPIE:
+        key = tuple(X)
+        if magpie_cache is not None and key in magpie_cache:
+            features = magpie_cache[key]
+        else:  # Magpie is stateless: computing it once equals computing it per fold
+            features = MagpieFeatures().transform(list(X))
+            if magpie_cache is not None:
+                magpie_cache[key] = features
+        return repeated_cv_mae(mlp_head, features, y, seeds)
+    featurizer = FrozenEstimator(frozen_featurizer(method))
+    return repeated_cv_mae(lambda seed: Pipeline([("polysrl", featurizer), ("head", mlp_head(seed))]),
+                           np.asarray(X, dtype=object), y, seeds)
+
+
+def zt_mae(frames: dict[str, pd.DataFrame], predictions: dict[str, dict[int, np.ndarray]],
+           temperature: float) -> float:
+    """MAE of ZT computed from predicted E.C., T.C. and Seebeck, against ZT from measured ones.
+
+    Parameters
+    ----------
+    frames : dict target -> task frame (``ec``, ``tc``, ``seebeck``), same compositions.
+    predictions : dict target -> seed -> out-of-fold predictions.
+    temperature : float
+    """
+    ec, tc, sb = frames["ec"], frames["tc"], frames["seebeck"]
+    measured = thermoelectric_zt(sb["seebeck_uV_per_K"].to_numpy(), ec["electrical_conductivity"].to_numpy(),
+                                 tc["thermal_conductivity"].to_numpy(), temperature)
+    errors = []
+    for seed in predictions["ec"]:
+        seebeck = seebeck_from_scaled(predictions["seebeck"][seed], sb.attrs)
+        zt = thermoelectric_zt(seebeck, np.exp(predictions["ec"][seed]), np.exp(predictions["tc"][seed]),
+                               temperature)
+        errors.append(np.abs(zt - measured).mean())
+    return float(np.mean(errors))
+
+
+def run_benchmark(tasks: Sequence[str], methods: Sequence[str], seeds: Sequence[int] = (0, 1, 2),
+                  data_dir: str | None = None, log=print) -> pd.DataFrame:
+    """Representation-learning benchmark.
+
+    Returns
+    -------
+    DataFrame
+        One row per (task, method): ``mae_mean``, ``mae_std`` (over all folds
+        and seeds, in the paper's units), ``n``, ``seconds``; plus ``zt300``/
+        ``zt600`` rows when all three ESTM targets of a temperature ran.
+    """
+    rows, magpie_cache = [], {}
+    predictions: dict[tuple[str, str], dict[int, np.ndarray]] = {}
+    frames: dict[str, pd.DataFrame] = {}
+    for task in tasks:
+        frame = TASKS[task](data_dir=data_dir)
+        frames[task] = frame
+        X, y = frame["composition"].tolist(), frame["target"].to_numpy(dtype=np.float64)
+        for method in methods:
+            started = time.time()
+            maes, predictions[(task, method)] = representation_maes(method, X, y, seeds, magpie_cache)
+            scaled = maes * MAE_SCALE[task]
+            rows.append({"task": task, "method": method, "mae_mean": scaled.mean(), "mae_std": scaled.std(),
+                         "n": len(y), "seconds": time.time() - started})
+            log(f"{task:<20} {method:<18} MAE {scaled.mean():.3f} ({scaled.std():.3f})  n={len(y)}  "
+                f"{rows[-1]['seconds']:.0f}s")
+    for temperature in (300, 600):
+        names = {t: f"estm{temperature}_{t}" for t in ("ec", "tc", "seebeck")}
+        if all(name in frames for name in names.values()):
+            for method in methods:
+                value = zt_mae({t: frames[n] for t, n in names.items()},
+                               {t: predictions[(n, method)] for t, n in names.items()}, temperature)
+                rows.append({"task": f"zt{temperature}", "method": method, "mae_mean": value, "mae_std": np.nan,
+                             "n": len(frames[names["ec"]]), "seconds": 0.0})
+    return pd.DataFrame(rows)
+
+
+def format_table(results: pd.DataFrame) -> str:
+    """Markdown table: tasks as rows, methods as columns, ``mean (std)`` cells, plus the paper's PolySRL."""
+    cell = results.apply(lambda r: f"{r.mae_mean:.3f}" + ("" if np.isnan(r.mae_std) else f" ({r.mae_std:.3f})"),
+                         axis=1)
+    table = results.assign(cell=cell).pivot(index="task", columns="method", values="cell")
+    table = table.reindex(index=list(dict.fromkeys(results["task"])),
+                          columns=list(dict.fromkeys(results["method"])))
+    table["paper PolySRL"] = [f"{PAPER_POLYSRL[t]:.3f}" if t in PAPER_POLYSRL else "" for t in table.index]
+    header = "| task | " + " | ".join(table.columns) + " |"
+    lines = [header, "|---" * (len(table.columns) + 1) + "|"]
+    lines += ["| " + task + " | " + " | ".join(str(v) for v in row) + " |" for task, row in table.iterrows()]
+    return "\n".join(lines)

@@ -1,0 +1,88 @@
+"""Evaluation protocol: frozen features + MLP head under repeated 5-fold CV.
+
+Hyper-parameters of the head are fixed in advance (paper Appendix E: Adam,
+lr 1e-3, 300 epochs); nothing is tuned on the test folds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.model_selection import KFold, cross_val_predict
+from sklearn.neural_network import MLPRegressor
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+def mlp_head(random_state: int = 0, hidden: int = 256) -> Pipeline:
+    """Standardise, then a three-layer MLP regressor (two hidden layers + output)."""
+    return Pipeline([
+        ("scale", StandardScaler()),
+        ("mlp", MLPRegressor(hidden_layer_sizes=(hidden, hidden), learning_rate_init=1e-3,
+                             max_iter=300, random_state=random_state)),
+    ])
+
+
+class MagpieFeatures(TransformerMixin, BaseEstimator):
+    """matminer ElementProperty("magpie") as a stateless transformer of formulas.
+
+    Parameters
+    ----------
+    n_jobs : int, default=1
+        Passed to matminer.
+    """
+
+    def __init__(self, n_jobs: int = 1) -> None:
+        self.n_jobs = n_jobs
+
+    def fit(self, X: Any, y: Any = None) -> "MagpieFeatures":
+        """No-op (Magpie statistics are fixed)."""
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Magpie element-property statistics of each composition."""
+        from matminer.featurizers.composition import ElementProperty
+        from pymatgen.core import Composition
+
+        featurizer = ElementProperty.from_preset("magpie")
+        featurizer.set_n_jobs(self.n_jobs)
+        compositions = [c if isinstance(c, Composition) else Composition(c) for c in np.ravel(np.asarray(X, dtype=object))]
+        return np.asarray(featurizer.featurize_many(compositions, pbar=False), dtype=np.float64)
+
+
+def cv_predictions(model: Any, X: Any, y: np.ndarray, seed: int, n_splits: int = 5) -> np.ndarray:
+    """Out-of-fold predictions of ``model`` under a shuffled ``n_splits``-fold split."""
+    return cross_val_predict(model, X, y, cv=KFold(n_splits, shuffle=True, random_state=seed))
+
+
+def fold_maes(predictions: np.ndarray, y: np.ndarray, seed: int, n_splits: int = 5) -> np.ndarray:
+    """MAE of each test fold of the split used by :func:`cv_predictions`."""
+    folds = KFold(n_splits, shuffle=True, random_state=seed).split(y)
+    return np.array([np.abs(predictions[test] - y[test]).mean() for _, test in folds])
+
+
+def repeated_cv_mae(make_model, X: Any, y: np.ndarray, seeds: Sequence[int] = (0, 1, 2),
+                    n_splits: int = 5) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Fold MAEs over several seeds (seed sets both the split and the head's init).
+
+    Parameters
+    ----------
+    make_model : callable(seed) -> estimator
+    X : array-like
+    y : ndarray
+    seeds : sequence of int
+    n_splits : int
+
+    Returns
+    -------
+    maes : ndarray (len(seeds) * n_splits,)
+    predictions : dict seed -> out-of-fold predictions
+    """
+    maes, predictions = [], {}
+    for seed in seeds:
+        predictions[seed] = cv_predictions(make_model(seed), X, y, seed, n_splits)
+        maes.append(fold_maes(predictions[seed], y, seed, n_splits))
+    return np.concatenate(maes), predictions
