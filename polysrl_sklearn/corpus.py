@@ -60,11 +60,12 @@ class StructureCorpus:
         new_id = np.full(len(self.formulas), -1)
         new_id[keep] = np.arange(keep.sum())
         structures = np.flatnonzero(keep[self.formula_of_structure])
-        sub = self.graphs.take(structures)
+        graphs = self.graphs.take(structures) if len(self.graphs) else self.graphs
         return StructureCorpus([f for f, k in zip(self.formulas, keep) if k],
                                [p for p, k in zip(self.parsed, keep) if k],
-                               new_id[self.formula_of_structure[structures]], sub,
-                               [self.names[s] for s in structures])
+                               new_id[self.formula_of_structure[structures]], graphs,
+                               [self.names[s] for s in structures], dict(self.dropped),
+                               None if self.targets is None else self.targets[keep])
 
 
 def _group(formula_per_structure: Sequence[str]) -> tuple[list[str], np.ndarray]:

@@ -20,6 +20,20 @@ from .stoichiometry_graph import build_stoichiometry_batch
 
 DEFAULT_CHECKPOINT = Path(__file__).parent / "pretrained" / "polysrl_mp.pt"
 
+#: Models shipped with the package, by name (all pretrained on the same MP corpus and split;
+#: see docs/pretraining.md). "default" is the PolySRL model.
+SHIPPED_MODELS: dict[str, Path] = {
+    "default": DEFAULT_CHECKPOINT,
+    "polysrl": DEFAULT_CHECKPOINT,
+    **{name: Path(__file__).parent / "pretrained" / "baselines" / f"{name}.pt"
+       for name in ("polysrl_nosample", "infomax", "graphcl", "supervised")},
+}
+
+
+def resolve_pretrained(pretrained: str | os.PathLike) -> Path:
+    """Path of a shipped model name (see ``SHIPPED_MODELS``) or of a checkpoint file."""
+    return SHIPPED_MODELS.get(str(pretrained), Path(pretrained))
+
 #: The paper's Table 3 settings, for ``PolySRLFeaturizer(**PAPER_SETTINGS)`` (GPU recommended).
 PAPER_SETTINGS: dict[str, Any] = {
     "hidden_dim": 200, "stoichiometry_layers": 3, "structure_layers": 3, "n_samples": 8,
@@ -52,8 +66,11 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
 
     Parameters
     ----------
-    pretrained : "default", path or None, default="default"
-        Weights loaded by ``fit`` when no structures are given.
+    pretrained : str, path or None, default="default"
+        Weights loaded by ``fit`` when no structures are given: a shipped
+        model name ("default"/"polysrl", or the baselines "polysrl_nosample",
+        "infomax", "graphcl", "supervised"), a checkpoint path, or None for a
+        randomly initialised encoder.
     objective : str, default="polysrl"
         Pretraining objective: "polysrl", "polysrl_nosample" (no sampling,
         ablation), "infomax" (NT-Xent against structures), "graphcl"
@@ -198,8 +215,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                     torch.manual_seed(seed)
                     self.network_ = PolySRLNetwork(self._model_config())
             else:
-                path = DEFAULT_CHECKPOINT if str(self.pretrained) == "default" else self.pretrained
-                self.network_, payload = load_checkpoint(path)
+                self.network_, payload = load_checkpoint(resolve_pretrained(self.pretrained))
                 self.history_ = list(payload.get("history", []))
                 self.network_.eval()
                 return self
