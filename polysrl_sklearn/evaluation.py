@@ -14,13 +14,25 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+
+CLIP_SD = 5.0
+
+
+def clip_standardised(X: np.ndarray) -> np.ndarray:
+    """Clip standardised features to +-CLIP_SD standard deviations."""
+    return np.clip(X, -CLIP_SD, CLIP_SD)
 
 
 def mlp_head(random_state: int = 0, hidden: int = 256) -> Pipeline:
-    """Standardise, then a three-layer MLP regressor (two hidden layers + output)."""
+    """Standardise, clip at +-5 s.d., then a three-layer MLP regressor (two hidden layers + output).
+
+    The clip keeps a test composition far outside the training range (some
+    Magpie statistics reach 50 s.d.) from making the ReLU head explode.
+    """
     return Pipeline([
         ("scale", StandardScaler()),
+        ("clip", FunctionTransformer(clip_standardised)),
         ("mlp", MLPRegressor(hidden_layer_sizes=(hidden, hidden), learning_rate_init=1e-3,
                              max_iter=300, random_state=random_state)),
     ])
