@@ -15,7 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from polysrl_sklearn.corpus import iter_mp_records
+import json
+
+from polysrl_sklearn.corpus import iter_mp_lines
 from polysrl_sklearn.crystal_graph import build_graph_set
 
 
@@ -24,9 +26,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=10_000)
     parser.add_argument("--data", default=None)
     args = parser.parse_args()
-    records = list(iter_mp_records(args.data, args.n))
-    names = [r["material_id"] for r in records]
-    sites = sum(len(r["species"]) for r in records)
+    records = list(iter_mp_lines(args.data, args.n))  # raw lines, parsed inside the workers
+    names = [json.loads(line)["material_id"] for line in records]
+    sites = sum(len(json.loads(line)["species"]) for line in records)
     rows = []
     for label, n_jobs in (("serial (1 worker)", 1), (f"joblib ({os.cpu_count()} workers)", -1)):
         start = time.perf_counter()

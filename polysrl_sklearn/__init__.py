@@ -5,10 +5,26 @@ composition as a Gaussian, pretrained contrastively against the crystal
 structures of its polymorphs; the Gaussian's variance is an uncertainty.
 """
 
-from .composition import CompositionError, parse_composition
-from .crystal_graph import StructureGraphError
-from .featurizer import DEFAULT_CHECKPOINT, PAPER_SETTINGS, SHIPPED_MODELS, PolySRLFeaturizer
-from .matminer_featurizer import PolySRLComposition
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "CompositionError": "composition",
+    "parse_composition": "composition",
+    "StructureGraphError": "crystal_graph",
+    "DEFAULT_CHECKPOINT": "featurizer",
+    "PAPER_SETTINGS": "featurizer",
+    "SHIPPED_MODELS": "featurizer",
+    "PolySRLFeaturizer": "featurizer",
+    "PolySRLComposition": "matminer_featurizer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import public names on first use (keeps torch out of light submodules' imports)."""
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "CompositionError",

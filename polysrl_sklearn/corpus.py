@@ -130,13 +130,19 @@ def iter_mp_records(path: str | os.PathLike | None = None, limit: int | None = N
     limit : int, optional
         Stop after this many records.
     """
+    for line in iter_mp_lines(path, limit):
+        yield json.loads(line)
+
+
+def iter_mp_lines(path: str | os.PathLike | None = None, limit: int | None = None) -> Iterator[str]:
+    """Yield the raw JSON lines of the MP structure file (see :func:`iter_mp_records`)."""
     path = resolve_mp_path(path)
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt") as handle:
         for i, line in enumerate(handle):
             if limit is not None and i >= limit:
                 break
-            yield json.loads(line)
+            yield line
 
 
 def resolve_mp_path(path: str | os.PathLike | None) -> Path:
@@ -167,12 +173,14 @@ def corpus_from_mp_jsonl(path: str | os.PathLike | None = None, limit: int | Non
     cache_dir : path, optional
         Directory for the graph cache (one ``.npz`` per corpus and settings).
     """
-    records = list(iter_mp_records(path, limit))
+    lines = list(iter_mp_lines(path, limit))
+    records = [json.loads(line) for line in lines]
     names = [r["material_id"] for r in records]
     cache = None
     if cache_dir is not None:
         cache = Path(cache_dir) / f"mp-graphs-{graph_cache_key(names, cutoff, max_neighbors)}.npz"
-    graphs = build_graph_set(records, cutoff, max_neighbors, names, n_jobs, cache_path=cache,
+    # workers get the raw lines: cheaper to send than parsed records
+    graphs = build_graph_set(lines, cutoff, max_neighbors, names, n_jobs, cache_path=cache,
                              verbose=verbose, skip_invalid=True)
     valid_graph = graphs.num_nodes > 0
     parsed_of: dict[str, ParsedComposition | None] = {}

@@ -12,16 +12,19 @@ Graphs of many structures are kept in one flat :class:`CrystalGraphSet`
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 from joblib import Parallel, delayed
 from pymatgen.core import Lattice, Structure
+
+if TYPE_CHECKING:  # torch is imported lazily so that joblib graph workers start fast
+    import torch
 
 
 class StructureGraphError(ValueError):
@@ -96,6 +99,8 @@ class CrystalGraphSet:
         indices = np.asarray(indices, dtype=np.int64)
         n_nodes = self.num_nodes[indices]
         node_offset = np.concatenate([[0], np.cumsum(n_nodes)[:-1]])
+        import torch
+
         pos, edge_graph = self._edge_positions(indices)  # no Python loop over structures
         shift = node_offset[edge_graph]
         edge_index = np.stack([self.src[pos].astype(np.int64) + shift,
@@ -112,12 +117,12 @@ class CrystalGraphSet:
 class CrystalBatch:
     """A disjoint union of crystal graphs, ready for the structure encoder."""
 
-    edge_index: torch.Tensor
-    distance: torch.Tensor
-    batch: torch.Tensor
+    edge_index: "torch.Tensor"
+    distance: "torch.Tensor"
+    batch: "torch.Tensor"
     num_graphs: int
 
-    def to(self, device: torch.device | str) -> "CrystalBatch":
+    def to(self, device: "torch.device | str") -> "CrystalBatch":
         """Return the batch on ``device``."""
         return CrystalBatch(self.edge_index.to(device), self.distance.to(device),
                             self.batch.to(device), self.num_graphs)
@@ -192,6 +197,8 @@ def _graphs_of_chunk(items: Sequence[Any], names: Sequence[str], cutoff: float,
                      max_neighbors: int, skip_invalid: bool = False) -> CrystalGraphSet:
     num_nodes, counts, srcs, dsts, dists = [], [], [], [], []
     for item, name in zip(items, names):
+        if isinstance(item, str):  # a raw JSON line: parsed here, in the worker
+            item = json.loads(item)
         structure = item if isinstance(item, Structure) else structure_from_record(item)
         try:
             n, s, d, dist = structure_graph(structure, cutoff, max_neighbors, name)
@@ -223,7 +230,7 @@ def build_graph_set(structures: Sequence[Any], cutoff: float = 5.0, max_neighbor
 
     Parameters
     ----------
-    structures : sequence of Structure or MP records (dict)
+    structures : sequence of Structure, MP records (dict) or raw MP JSON lines (str)
     cutoff, max_neighbors : see :func:`structure_graph`.
     names : sequence of str, optional
         Names used in error messages (e.g. material ids).
