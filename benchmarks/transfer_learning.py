@@ -17,10 +17,8 @@ import time
 import numpy as np
 import pandas as pd
 
-from polysrl_sklearn.benchmark import FEATURIZER_METHODS
+from polysrl_sklearn.benchmark import transfer_maes
 from polysrl_sklearn.datasets import MAE_SCALE, TASKS
-from polysrl_sklearn.evaluation import fold_maes, cv_predictions
-from polysrl_sklearn.regressor import PolySRLRegressor
 
 
 def main() -> None:
@@ -38,12 +36,9 @@ def main() -> None:
         frame = TASKS[task](data_dir=args.data_dir)
         X, y = np.asarray(frame["composition"], dtype=object), frame["target"].to_numpy(dtype=np.float64)
         for method in args.methods:
-            started, maes = time.time(), []
-            for seed in args.seeds:
-                model = PolySRLRegressor(pretrained=FEATURIZER_METHODS[method], epochs=args.epochs,
-                                         device=args.device, random_state=seed)
-                maes.append(fold_maes(cv_predictions(model, X, y, seed), y, seed))
-            scaled = np.concatenate(maes) * MAE_SCALE[task]
+            started = time.time()
+            maes, _ = transfer_maes(method, X, y, args.seeds, args.epochs, args.device)
+            scaled = maes * MAE_SCALE[task]
             rows.append({"task": task, "method": method, "mae_mean": scaled.mean(), "mae_std": scaled.std(),
                          "n": len(y), "seeds": len(args.seeds), "epochs": args.epochs,
                          "seconds": time.time() - started})

@@ -18,6 +18,7 @@ from sklearn.pipeline import Pipeline
 from .datasets import MAE_SCALE, TASKS, seebeck_from_scaled, thermoelectric_zt
 from .evaluation import MagpieFeatures, mlp_head, repeated_cv_mae
 from .featurizer import PolySRLFeaturizer
+from .regressor import PolySRLRegressor
 
 #: Method name -> ``pretrained`` argument of PolySRLFeaturizer (None = random init).
 FEATURIZER_METHODS: dict[str, str | None] = {
@@ -59,6 +60,15 @@ def representation_maes(method: str, X: Sequence[str], y: np.ndarray, seeds: Seq
                            np.asarray(X, dtype=object), y, seeds)
 
 
+def transfer_maes(method: str, X: Sequence[str], y: np.ndarray, seeds: Sequence[int], epochs: int = 300,
+                  device: str = "auto") -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Fold MAEs of fine-tuning (PolySRLRegressor) the encoder of ``method``; lr chosen per fold on an inner split."""
+    def make(seed: int) -> PolySRLRegressor:
+        return PolySRLRegressor(pretrained=FEATURIZER_METHODS[method], epochs=epochs, device=device,
+                                random_state=seed)
+    return repeated_cv_mae(make, np.asarray(X, dtype=object), y, seeds)
+
+
 def zt_mae(frames: dict[str, pd.DataFrame], predictions: dict[str, dict[int, np.ndarray]],
            temperature: float) -> float:
     """MAE of ZT computed from predicted E.C., T.C. and Seebeck, against ZT from measured ones.
@@ -82,8 +92,12 @@ def zt_mae(frames: dict[str, pd.DataFrame], predictions: dict[str, dict[int, np.
 
 
 def run_benchmark(tasks: Sequence[str], methods: Sequence[str], seeds: Sequence[int] = (0, 1, 2),
-                  data_dir: str | None = None, log=print) -> pd.DataFrame:
-    """Representation-learning benchmark.
+                  data_dir: str | None = None, log=print, transfer: bool = False, transfer_epochs: int = 300,
+                  device: str = "auto") -> pd.DataFrame:
+    """Representation-learning (and optionally transfer-learning) benchmark.
+
+    With ``transfer=True`` every featurizer method is also fine-tuned
+    (method name suffixed ``+TL``); Magpie has no encoder to fine-tune.
 
     Returns
     -------
@@ -107,6 +121,14 @@ def run_benchmark(tasks: Sequence[str], methods: Sequence[str], seeds: Sequence[
                          "n": len(y), "seconds": time.time() - started})
             log(f"{task:<20} {method:<18} MAE {scaled.mean():.3f} ({scaled.std():.3f})  n={len(y)}  "
                 f"{rows[-1]['seconds']:.0f}s")
+            if transfer and method != MAGPIE:
+                started = time.time()
+                maes, _ = transfer_maes(method, X, y, seeds, transfer_epochs, device)
+                scaled = maes * MAE_SCALE[task]
+                rows.append({"task": task, "method": f"{method}+TL", "mae_mean": scaled.mean(),
+                             "mae_std": scaled.std(), "n": len(y), "seconds": time.time() - started})
+                log(f"{task:<20} {method + '+TL':<18} MAE {scaled.mean():.3f} ({scaled.std():.3f})  n={len(y)}  "
+                    f"{rows[-1]['seconds']:.0f}s")
     for temperature in (300, 600):
         names = {t: f"estm{temperature}_{t}" for t in ("ec", "tc", "seebeck")}
         if all(name in frames for name in names.values()):

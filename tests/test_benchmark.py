@@ -1,0 +1,24 @@
+import numpy as np
+
+from conftest import require_shared
+from polysrl_sklearn.benchmark import format_table, run_benchmark
+from polysrl_sklearn.cli import main
+
+
+def test_benchmark_rows_zt_and_table():
+    require_shared("KRICT-DATA_SIMD/estm.xlsx")
+    tasks = ["estm600_ec", "estm600_tc", "estm600_seebeck"]
+    results = run_benchmark(tasks, ["rand_init"], seeds=[0], log=lambda *_: None, transfer=True,
+                            transfer_epochs=2, device="cpu")
+    assert set(results["method"]) == {"rand_init", "rand_init+TL"}
+    assert set(results["task"]) == set(tasks) | {"zt600"}
+    assert np.all(np.isfinite(results["mae_mean"]))
+    table = format_table(results)
+    assert "| estm600_ec |" in table and "paper PolySRL" in table
+
+
+def test_benchmark_command_rejects_unknown_names(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit, match="unknown"):
+        main(["benchmark", "--tasks", "not_a_task"])
