@@ -92,15 +92,19 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
         optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
         rng = np.random.default_rng(seed)
         targets = torch.as_tensor(y, dtype=torch.float32, device=device)
-        batches = [build_stoichiometry_batch(parsed)] if len(parsed) <= self.batch_size else None
+        # a data set that fits in one batch is built and moved to the device once
+        whole = build_stoichiometry_batch(parsed).to(device) if len(parsed) <= self.batch_size else None
         for _ in range(self.epochs):
             order = rng.permutation(len(parsed))
             for start in range(0, len(order), self.batch_size):
-                rows = order[start:start + self.batch_size]
-                batch = batches[0] if batches else build_stoichiometry_batch([parsed[i] for i in rows])
-                idx = torch.as_tensor(rows if not batches else np.arange(len(parsed)), device=device)
-                mean, _ = encoder(batch.to(device))
-                loss = (head(mean).squeeze(-1) - targets[idx]).abs().mean()
+                if whole is not None:
+                    batch, batch_targets = whole, targets
+                else:
+                    rows = order[start:start + self.batch_size]
+                    batch = build_stoichiometry_batch([parsed[i] for i in rows]).to(device)
+                    batch_targets = targets[torch.as_tensor(rows, device=device)]
+                mean, _ = encoder(batch)
+                loss = (head(mean).squeeze(-1) - batch_targets).abs().mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
