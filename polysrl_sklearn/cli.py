@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from .corpus import MP_STRUCTURES_ENV, corpus_from_mp_jsonl, corpus_from_property_table
@@ -96,8 +97,14 @@ def benchmark_command(args: argparse.Namespace) -> int:
     from .benchmark import FEATURIZER_METHODS, MAGPIE, format_table, run_benchmark
     from .datasets import TASKS
 
-    tasks = args.tasks or list(TASKS)
+    from .benchmark import run_matbench
+    from .datasets import MATBENCH_TASKS
+
+    tasks = args.tasks if args.tasks is not None else list(TASKS)
     methods = args.methods or [MAGPIE, *FEATURIZER_METHODS]
+    bad_matbench = sorted(set(args.matbench or []) - set(MATBENCH_TASKS))
+    if bad_matbench:
+        raise SystemExit(f"unknown matbench task {bad_matbench}; choose from {list(MATBENCH_TASKS)}")
     unknown = sorted(set(tasks) - set(TASKS)) + sorted(set(methods) - {MAGPIE, *FEATURIZER_METHODS})
     if unknown:
         raise SystemExit(f"unknown task/method {unknown}; tasks: {list(TASKS)}; "
@@ -105,6 +112,9 @@ def benchmark_command(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads) if args.threads else None
     results = run_benchmark(tasks, methods, args.seeds, args.data_dir, transfer=args.transfer,
                             transfer_epochs=args.transfer_epochs, device=args.device)
+    if args.matbench:
+        results = pd.concat([results, run_matbench(args.matbench, methods, data_dir=args.data_dir)],
+                            ignore_index=True)
     print(f"\nMAE mean (std) over {len(args.seeds)} seeds x 5 folds; frozen features + MLP head, and "
           "'+TL' = fine-tuned (x10 for formation_enthalpy, metallic, seebeck; zt: MAE of ZT from predicted properties)")
     print(format_table(results))
@@ -147,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=pretrain_command)
     b = sub.add_parser("benchmark", help="5-fold CV of frozen features + MLP head on the wet-lab tasks")
-    b.add_argument("--tasks", nargs="*", default=None, help="default: all wet-lab tasks")
+    b.add_argument("--tasks", nargs="*", default=None, help="default: all wet-lab tasks ('--tasks' alone: none)")
+    b.add_argument("--matbench", nargs="*", default=None,
+                   help="also these Matbench DFT tasks on CrabNet's folds (e.g. jdft2d phonons dielectric)")
     b.add_argument("--methods", nargs="*", default=None, help="default: magpie and every shipped model")
     b.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     b.add_argument("--data-dir", default=None, help="shared data folder (default: $POLYSRL_DATA_DIR)")

@@ -22,3 +22,12 @@ def test_benchmark_command_rejects_unknown_names(capsys):
 
     with pytest.raises(SystemExit, match="unknown"):
         main(["benchmark", "--tasks", "not_a_task"])
+
+
+def test_matbench_fold_on_crabnet_split():
+    require_shared("anthony-wang_CrabNet/matbench_cv/jdft2d/test0.csv")
+    from polysrl_sklearn.benchmark import run_matbench
+
+    results = run_matbench(["jdft2d"], ["rand_init"], folds=[0], log=lambda *_: None)
+    assert results.loc[0, "task"] == "matbench_jdft2d"
+    assert 0 < results.loc[0, "mae_mean"] < 5  # log(meV/atom) scale
