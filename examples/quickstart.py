@@ -36,7 +36,7 @@ def main() -> None:
     table = featurizer.fit_transform(pd.Series(EMBEDDED_FORMULAS, name="composition"))
     table.index = EMBEDDED_FORMULAS
     print(f"{table.shape[1] - 1} mean features + 1 uncertainty column per composition")
-    print(table[["polysrl_0", "polysrl_1", "polysrl_uncertainty"]].round(4).to_string())
+    print(table[["polysrl_0", "polysrl_1", "polysrl_uncertainty"]].to_string(float_format=lambda v: f"{v:.4g}"))
 
     data = args.data or Path(os.environ.get("POLYSRL_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")) \
         / "CompRhys_roost" / "expt-non-metals.csv"
