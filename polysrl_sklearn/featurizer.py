@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from pymatgen.core import Composition
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
@@ -267,24 +268,20 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         width = self.network_.config.hidden_dim + 1
         if not items:
             return np.zeros((0, width))
-        keys = [item if isinstance(item, str) else item.formula if hasattr(item, "formula") else item
-                for item in items]
-        first_position: dict[Any, int] = {}
+        # parse and encode each distinct formula once; anything that is neither a str nor a
+        # Composition is not deduplicated (parse_composition rejects it with its position)
+        row_of_key: dict[str, int] = {}
         row_of = np.empty(len(items), dtype=np.int64)
         parsed = []
-        for i, (key, item) in enumerate(zip(keys, items)):
-            try:
-                row = first_position.get(key)
-            except TypeError:  # unhashable bad input
-                row = None
-            if row is None:
+        for i, item in enumerate(items):
+            key = item if isinstance(item, str) else item.formula if isinstance(item, Composition) else None
+            if key is None or key not in row_of_key:
                 parsed.append(parse_composition(item, i))
-                row = len(parsed) - 1
-                try:
-                    first_position[key] = row
-                except TypeError:
-                    pass
-            row_of[i] = row
+                if key is not None:
+                    row_of_key[key] = len(parsed) - 1
+                row_of[i] = len(parsed) - 1
+            else:
+                row_of[i] = row_of_key[key]
         means, uncertainty = self._encode(parsed, resolve_device(self.device))
         features = np.concatenate([means, uncertainty[:, None]], axis=1).astype(np.float64)
         return features[row_of]
