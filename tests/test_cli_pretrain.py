@@ -52,3 +52,21 @@ def test_holdout_split_is_seeded_fraction():
     a, b = split_holdout(formulas, 0.05, 0), split_holdout(formulas, 0.05, 0)
     assert a.sum() == 50 and np.array_equal(a, b)
     assert not np.array_equal(a, split_holdout(formulas, 0.05, 1))
+
+
+def test_uncertainty_diagnostics_script_on_a_tiny_checkpoint(tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    write_jsonl(tmp_path / "mp.jsonl.gz", prototype_structures())
+    run(tmp_path, "tiny", 1)
+    script = Path(__file__).parents[1] / "benchmarks" / "uncertainty_diagnostics.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--checkpoint", str(tmp_path / "tiny.ckpt"), "--data",
+                                      str(tmp_path / "mp.jsonl.gz"), "--cache-dir", str(tmp_path / "cache"),
+                                      "--vectors-cache", str(tmp_path / "vectors.npz")])
+    runpy.run_path(str(script), run_name="__main__")
+    out = capsys.readouterr().out
+    single = next(line for line in out.splitlines() if line.startswith("| 1 structure |"))
+    assert single.split("|")[3].strip() == "0.000"  # one structure: no spread around its own centroid
+    assert "AUROC for >= 2 polymorphs" in out and (tmp_path / "vectors.npz").exists()
