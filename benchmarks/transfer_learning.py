@@ -5,6 +5,7 @@ that fold's training data (PolySRLRegressor), never on the test fold.
 
     python benchmarks/transfer_learning.py --tasks band_gap metallic --methods polysrl rand_init \
         [--seeds 0] [--epochs 300] [--csv out.csv] [--data-dir DIR]
+    python benchmarks/transfer_learning.py --table-from out.csv   # re-print a saved run's table
 
 A GPU is strongly recommended (each fold trains len(learning_rates) + 1 networks).
 """
@@ -17,8 +18,14 @@ import time
 import numpy as np
 import pandas as pd
 
-from polysrl_sklearn.benchmark import transfer_maes
+from polysrl_sklearn.benchmark import PAPER_POLYSRL_TL, format_table, transfer_maes
 from polysrl_sklearn.datasets import MAE_SCALE, TASKS
+
+
+def markdown(results: pd.DataFrame) -> str:
+    """Tasks x methods table of fine-tuned MAE mean (std), with the paper's Table 2 PolySRL row."""
+    return format_table(results.assign(method=results["method"] + "+TL"), PAPER_POLYSRL_TL,
+                        "paper PolySRL+TL")
 
 
 def main() -> None:
@@ -30,7 +37,11 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--csv", default=None)
+    parser.add_argument("--table-from", default=None, help="only print the table of a CSV written by --csv")
     args = parser.parse_args()
+    if args.table_from:
+        print(markdown(pd.read_csv(args.table_from)))
+        return
     rows = []
     for task in args.tasks:
         frame = TASKS[task](data_dir=args.data_dir)
@@ -45,7 +56,7 @@ def main() -> None:
             print(f"{task:<20} {method:<10} TL MAE {scaled.mean():.3f} ({scaled.std():.3f}) "
                   f"{rows[-1]['seconds']:.0f}s", flush=True)
     results = pd.DataFrame(rows)
-    print(results.to_string(index=False))
+    print(markdown(results))
     if args.csv:
         results.to_csv(args.csv, index=False)
 

@@ -42,3 +42,20 @@ def test_table_shows_paper_values_for_wet_lab_and_matbench_rows():
     assert rows["band_gap"].endswith("| 0.407 |")  # Table 1
     assert rows["matbench_castelli"].endswith("| 0.132 |")  # Table 6
     assert rows["matbench_phonons"].endswith("|  |")  # not in the paper
+
+
+def test_transfer_learning_script_reprints_saved_table_with_paper_tl_row(tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+    from pathlib import Path
+
+    import pandas as pd
+
+    pd.DataFrame({"task": ["estm600_ec", "estm600_ec"], "method": ["polysrl", "rand_init"],
+                  "mae_mean": [0.6, 0.9], "mae_std": [0.1, 0.2]}).to_csv(tmp_path / "tl.csv", index=False)
+    script = Path(__file__).parents[1] / "benchmarks" / "transfer_learning.py"
+    monkeypatch.setattr(sys, "argv", [str(script), "--table-from", str(tmp_path / "tl.csv")])
+    runpy.run_path(str(script), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| task | polysrl+TL | rand_init+TL | paper PolySRL+TL |"
+    assert lines[2] == "| estm600_ec | 0.600 (0.100) | 0.900 (0.200) | 0.626 |"
