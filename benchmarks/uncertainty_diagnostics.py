@@ -90,7 +90,7 @@ def main() -> None:
     spread = per_formula_rms(((vectors - centroids[owner]) ** 2).sum(1), owner, counts)
     residual = per_formula_rms(((vectors - means[owner]) ** 2).sum(1), owner, counts)
     polymorphic = counts >= 2
-    threshold = float(network.loss.log_d.exp() / network.loss.log_c.exp())
+    threshold = (network.loss.log_d - network.loss.log_c).exp().item()
 
     print(f"{len(corpus.names)} structures, {len(counts)} formulas ({polymorphic.sum()} polymorphic); "
           f"F={network.config.hidden_dim}, structure pooling={network.config.structure_pooling}")
