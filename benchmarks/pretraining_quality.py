@@ -16,22 +16,13 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-import pandas as pd
 from scipy.stats import mannwhitneyu
 from sklearn.metrics import roc_auc_score
 
 from polysrl_sklearn.benchmark import representation_maes
-from polysrl_sklearn.datasets import data_path, load_band_gap
+from polysrl_sklearn.datasets import load_band_gap, mp_polymorph_counts
 from polysrl_sklearn.featurizer import PolySRLFeaturizer, resolve_pretrained
 from polysrl_sklearn.network import load_checkpoint
-
-MP_INDEX = "fxcoudert_topology_databases/mp_structures_index.csv.gz"
-
-
-def polymorph_counts(data_dir: str | None) -> pd.Series:
-    """Number of lt2M MP structures per reduced formula."""
-    index = pd.read_csv(data_path(MP_INDEX, data_dir))
-    return index[index["file"] == "mp_structures_id_lt2M.jsonl.gz"].groupby("formula_reduced").size()
 
 
 def uncertainty_check(model: str, data_dir: str | None) -> None:
@@ -39,7 +30,7 @@ def uncertainty_check(model: str, data_dir: str | None) -> None:
     held_out = payload.get("held_out_formulas")
     if not held_out:
         raise SystemExit(f"{model} stores no held-out formulas")
-    counts = polymorph_counts(data_dir).reindex(held_out).fillna(0).astype(int)
+    counts = mp_polymorph_counts(data_dir).reindex(held_out).fillna(0).astype(int)
     uncertainty = PolySRLFeaturizer(pretrained=model).fit([]).transform(held_out)[:, -1]
     poly = counts.to_numpy() >= 2
     stat = mannwhitneyu(uncertainty[poly], uncertainty[~poly], alternative="greater")

@@ -30,10 +30,9 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from polysrl_sklearn import PolySRLFeaturizer  # noqa: E402
-from polysrl_sklearn.datasets import data_path, load_band_gap, load_estm  # noqa: E402
+from polysrl_sklearn.datasets import load_band_gap, load_estm, mp_polymorph_counts  # noqa: E402
 from polysrl_sklearn.evaluation import cv_predictions, mlp_head  # noqa: E402
 
-MP_INDEX = "fxcoudert_topology_databases/mp_structures_index.csv.gz"
 GROUPS = ["0", "1", "2", "3", ">=4"]
 
 
@@ -49,8 +48,7 @@ def is_doped(formula: str) -> bool:
 
 def polymorphs(featurizer: PolySRLFeaturizer, data_dir: str | None, ax) -> None:
     frame = load_band_gap(data_dir)
-    index = pd.read_csv(data_path(MP_INDEX, data_dir))
-    counts = index[index["file"] == "mp_structures_id_lt2M.jsonl.gz"].groupby("formula_reduced").size()
+    counts = mp_polymorph_counts(data_dir)
     reduced = [Composition(f).reduced_formula for f in frame["composition"]]
     n = counts.reindex(reduced).fillna(0).astype(int).to_numpy()
     u = featurizer.transform(frame["composition"].tolist())[:, -1]

@@ -62,6 +62,8 @@ FORMATION_ENTHALPY_FILE = "ngs00_CroMEL/efe.xlsx"
 METALLIC_FILE = "wongshiyuen_reduced-glass-temp-pso-svr/Metallic_Glass_Forming_with_features2.xlsx"
 ESTM_FILE = "KRICT-DATA_SIMD/estm.xlsx"
 MATBENCH_DIR = "anthony-wang_CrabNet/matbench_cv"
+MP_INDEX_FILE = "fxcoudert_topology_databases/mp_structures_index.csv.gz"
+MP_STRUCTURES_FILE_NAME = "mp_structures_id_lt2M.jsonl.gz"
 
 #: Measurement-temperature windows (K, inclusive) of the paper's ESTM sets.
 ESTM_WINDOWS: dict[int, tuple[float, float]] = {300: (295.0, 305.0), 600: (593.0, 608.0)}
@@ -145,6 +147,25 @@ def data_path(relative: str, data_dir: str | os.PathLike | None = None) -> Path:
             f"{DATA_DIR_ENV} environment variable to the shared data folder"
         )
     return path
+
+
+def mp_polymorph_counts(data_dir: str | os.PathLike | None = None) -> pd.Series:
+    """Number of MP structures per reduced formula in the pretraining corpus file.
+
+    Read from the index of the MP structure files (no structure is parsed).
+
+    Parameters
+    ----------
+    data_dir : path-like, optional
+        See :func:`resolve_data_dir`.
+
+    Returns
+    -------
+    pandas.Series
+        Reduced formula -> number of structures in ``mp_structures_id_lt2M.jsonl.gz``.
+    """
+    index = pd.read_csv(data_path(MP_INDEX_FILE, data_dir), usecols=["file", "formula_reduced"])
+    return index[index["file"] == MP_STRUCTURES_FILE_NAME].groupby("formula_reduced").size()
 
 
 def _electronegativity_key(element) -> tuple[float, str]:

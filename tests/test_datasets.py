@@ -210,3 +210,4 @@ def test_matbench_all_folds_of_a_small_task():
         assert not _reduced(folds["train"]["formula"]) & _reduced(folds["test"]["formula"])
         tests.append(_reduced(folds["test"]["formula"]))
     assert all(not a & b for i, a in enumerate(tests) for b in tests[i + 1:])
+
