@@ -153,6 +153,8 @@ def mp_polymorph_counts(data_dir: str | os.PathLike | None = None) -> pd.Series:
     """Number of MP structures per reduced formula in the pretraining corpus file.
 
     Read from the index of the MP structure files (no structure is parsed).
+    Formulas are read as text: pandas would otherwise turn sodium nitride,
+    "NaN", into a missing value and drop its structures.
 
     Parameters
     ----------
@@ -164,7 +166,8 @@ def mp_polymorph_counts(data_dir: str | os.PathLike | None = None) -> pd.Series:
     pandas.Series
         Reduced formula -> number of structures in ``mp_structures_id_lt2M.jsonl.gz``.
     """
-    index = pd.read_csv(data_path(MP_INDEX_FILE, data_dir), usecols=["file", "formula_reduced"])
+    index = pd.read_csv(data_path(MP_INDEX_FILE, data_dir), usecols=["file", "formula_reduced"],
+                        keep_default_na=False)
     return index[index["file"] == MP_STRUCTURES_FILE_NAME].groupby("formula_reduced").size()
 
 

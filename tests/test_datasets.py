@@ -211,3 +211,10 @@ def test_matbench_all_folds_of_a_small_task():
         tests.append(_reduced(folds["test"]["formula"]))
     assert all(not a & b for i, a in enumerate(tests) for b in tests[i + 1:])
 
+
+def test_mp_polymorph_counts_match_the_corpus_file():
+    require_shared(ds.MP_INDEX_FILE)
+    counts = ds.mp_polymorph_counts()
+    assert counts.sum() == 144_861  # every structure of mp_structures_id_lt2M.jsonl.gz, before graph checks
+    assert counts["SiO2"] >= 2 and (counts >= 2).sum() < len(counts)
+    assert counts["NaN"] == 3  # sodium nitride, not a missing value
