@@ -32,8 +32,7 @@ import torch
 from sklearn.metrics import roc_auc_score
 
 from polysrl_sklearn.corpus import corpus_from_mp_jsonl
-from polysrl_sklearn.network import load_checkpoint
-from polysrl_sklearn.stoichiometry_graph import build_stoichiometry_batch
+from polysrl_sklearn.featurizer import PolySRLFeaturizer
 
 
 def structure_vectors(network, corpus, batch: int = 2048) -> np.ndarray:
@@ -43,17 +42,6 @@ def structure_vectors(network, corpus, batch: int = 2048) -> np.ndarray:
         return np.concatenate([
             network.structure(corpus.graphs.collate(np.arange(s, min(s + batch, len(corpus.names))))).numpy()
             for s in range(0, len(corpus.names), batch)])
-
-
-def stoichiometry_gaussians(network, parsed, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
-    """Mean vectors and geometric-mean variances of the formulas."""
-    means, uncertainty = [], []
-    with torch.no_grad():
-        for s in range(0, len(parsed), batch):
-            mean, variance = network.stoichiometry(build_stoichiometry_batch(parsed[s:s + batch]))
-            means.append(mean.numpy())
-            uncertainty.append(variance.log().mean(dim=1).exp().numpy())
-    return np.concatenate(means), np.concatenate(uncertainty)
 
 
 def per_formula_rms(squared: np.ndarray, owner: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -69,7 +57,8 @@ def main() -> None:
     parser.add_argument("--vectors-cache", default=None, help="npz to reuse/store the structure vectors")
     args = parser.parse_args()
 
-    network, _ = load_checkpoint(args.checkpoint)
+    featurizer = PolySRLFeaturizer(pretrained=args.checkpoint).fit([])
+    network = featurizer.network_
     if network.config.objective not in ("polysrl", "polysrl_nosample"):
         raise SystemExit(f"{args.checkpoint} was trained with {network.config.objective!r}, not a contrastive objective")
     corpus = corpus_from_mp_jsonl(args.data, None, network.config.cutoff, network.config.max_neighbors,
@@ -83,7 +72,8 @@ def main() -> None:
             np.savez(cache, structure_vectors=vectors)
     owner = corpus.formula_of_structure
     counts = corpus.polymorph_counts
-    means, uncertainty = stoichiometry_gaussians(network, corpus.parsed)
+    features = featurizer.transform(corpus.formulas)  # mean vector, then the uncertainty
+    means, uncertainty = features[:, :-1], features[:, -1]
     centroids = np.zeros_like(means)
     np.add.at(centroids, owner, vectors)
     centroids /= counts[:, None]
