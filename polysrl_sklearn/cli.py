@@ -42,8 +42,6 @@ def pretrain_command(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads) if args.threads else None
     started = time.time()
     if args.objective == "supervised":
-        import pandas as pd
-
         if not args.property_table:
             raise SystemExit("--objective supervised needs --property-table CSV (e.g. mp-non-metals.csv)")
         table = pd.read_csv(args.property_table, nrows=args.limit)
@@ -94,11 +92,8 @@ def export_command(args: argparse.Namespace) -> int:
 
 def benchmark_command(args: argparse.Namespace) -> int:
     """Run the representation-learning benchmark and print a markdown table."""
-    from .benchmark import FEATURIZER_METHODS, MAGPIE, format_table, run_benchmark
-    from .datasets import TASKS
-
-    from .benchmark import run_matbench
-    from .datasets import MATBENCH_TASKS
+    from .benchmark import FEATURIZER_METHODS, MAGPIE, format_table, run_benchmark, run_matbench
+    from .datasets import MATBENCH_TASKS, TASKS
 
     tasks = args.tasks if args.tasks is not None else list(TASKS)
     methods = args.methods or [MAGPIE, *FEATURIZER_METHODS]
