@@ -47,14 +47,12 @@ def uncertainty_check(model: str, data_dir: str | None) -> None:
 def band_gap_check(model: str, data_dir: str | None, seeds: list[int]) -> None:
     frame = load_band_gap(data_dir)
     X, y = frame["composition"].tolist(), frame["target"].to_numpy()
-    import polysrl_sklearn.benchmark as bench
-
-    bench.FEATURIZER_METHODS["model"] = model
     print(f"\nexperimental band gap ({len(y)} formulas), frozen features + MLP head, "
           f"5-fold CV x seeds {seeds}: MAE in eV")
     print("| features | MAE mean | MAE std | vs Magpie |")
     print("|---|---:|---:|---:|")
-    results = {name: representation_maes(name, X, y, seeds)[0] for name in ("magpie", "rand_init", "model")}
+    methods = {"magpie": "magpie", "rand_init": "rand_init", "model": model}
+    results = {name: representation_maes(method, X, y, seeds)[0] for name, method in methods.items()}
     for name, label in (("model", f"PolySRL ({model})"), ("rand_init", "random-init encoder"),
                         ("magpie", "matminer Magpie")):
         maes = results[name]

@@ -50,8 +50,12 @@ PAPER_POLYSRL_TL = {"band_gap": 0.386, "formation_enthalpy": 0.576, "metallic": 
 
 
 def frozen_featurizer(method: str, hidden_dim: int = 64) -> PolySRLFeaturizer:
-    """A fitted featurizer for ``method`` (weights loaded, or seeded random init)."""
-    return PolySRLFeaturizer(pretrained=FEATURIZER_METHODS[method], hidden_dim=hidden_dim,
+    """A fitted featurizer for ``method`` (weights loaded, or seeded random init).
+
+    ``method`` is a :data:`FEATURIZER_METHODS` name or, for any other model, its
+    ``pretrained`` value (a shipped model name or a checkpoint path).
+    """
+    return PolySRLFeaturizer(pretrained=FEATURIZER_METHODS.get(method, method), hidden_dim=hidden_dim,
                              random_state=0).fit([])
 
 

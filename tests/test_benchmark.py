@@ -59,3 +59,13 @@ def test_transfer_learning_script_reprints_saved_table_with_paper_tl_row(tmp_pat
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "| task | polysrl+TL | rand_init+TL | paper PolySRL+TL |"
     assert lines[2] == "| estm600_ec | 0.600 (0.100) | 0.900 (0.200) | 0.626 |"
+
+
+def test_frozen_featurizer_takes_a_method_name_or_a_pretrained_value():
+    from polysrl_sklearn.benchmark import frozen_featurizer
+    from polysrl_sklearn.featurizer import DEFAULT_CHECKPOINT
+
+    by_name = frozen_featurizer("polysrl").transform(["Fe2O3", "NaCl"])
+    by_path = frozen_featurizer(str(DEFAULT_CHECKPOINT)).transform(["Fe2O3", "NaCl"])
+    assert np.array_equal(by_name, by_path)
+    assert not np.array_equal(by_name, frozen_featurizer("rand_init").transform(["Fe2O3", "NaCl"]))
