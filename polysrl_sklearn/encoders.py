@@ -131,12 +131,24 @@ class StoichiometryEncoder(nn.Module):
             states.append(h)
         return self.reduce(self.jump(states))
 
+    def _fraction_pool(self, z_nodes: torch.Tensor, graphs: StoichiometryBatch) -> torch.Tensor:
+        """Fraction-weighted sum of element representations (one row per composition)."""
+        return scatter(graphs.fraction.unsqueeze(-1) * z_nodes, graphs.batch, dim=0,
+                       dim_size=graphs.num_graphs, reduce="sum")
+
+    def _mean_head(self, z_nodes: torch.Tensor, pooled: torch.Tensor, graphs: StoichiometryBatch) -> torch.Tensor:
+        return self.mean_out(self.mean_pool(z_nodes, graphs.batch, dim_size=graphs.num_graphs)) + pooled
+
+    def mean_vector(self, graphs: StoichiometryBatch) -> torch.Tensor:
+        """The mean vectors alone, (num_graphs, hidden); skips the variance head (fine-tuning)."""
+        z_nodes = self.node_embeddings(graphs)
+        return self._mean_head(z_nodes, self._fraction_pool(z_nodes, graphs), graphs)
+
     def forward(self, graphs: StoichiometryBatch) -> tuple[torch.Tensor, torch.Tensor]:
         """Return the mean and variance vectors, each (num_graphs, hidden)."""
         z_nodes = self.node_embeddings(graphs)
-        pooled = scatter(graphs.fraction.unsqueeze(-1) * z_nodes, graphs.batch, dim=0,
-                         dim_size=graphs.num_graphs, reduce="sum")
-        mean = self.mean_out(self.mean_pool(z_nodes, graphs.batch, dim_size=graphs.num_graphs)) + pooled
+        pooled = self._fraction_pool(z_nodes, graphs)
+        mean = self._mean_head(z_nodes, pooled, graphs)
         raw = self.var_out(self.var_pool(z_nodes, graphs.batch, dim_size=graphs.num_graphs)) + pooled
         low, high = self.log_variance_bounds
         log_var = low + (high - low) * torch.sigmoid(raw)

@@ -103,8 +103,7 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
                     rows = order[start:start + self.batch_size]
                     batch = build_stoichiometry_batch([parsed[i] for i in rows]).to(device)
                     batch_targets = targets[torch.as_tensor(rows, device=device)]
-                mean, _ = encoder(batch)
-                loss = (head(mean).squeeze(-1) - batch_targets).abs().mean()
+                loss = (head(encoder.mean_vector(batch)).squeeze(-1) - batch_targets).abs().mean()
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -114,7 +113,7 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
     def _predict(self, encoder: nn.Module, head: nn.Module, parsed: list) -> np.ndarray:
         out = []
         for start in range(0, len(parsed), 8192):
-            mean, _ = encoder(build_stoichiometry_batch(parsed[start:start + 8192]))
+            mean = encoder.mean_vector(build_stoichiometry_batch(parsed[start:start + 8192]))
             out.append(head(mean).squeeze(-1).numpy())
         return np.concatenate(out).astype(np.float64)
 

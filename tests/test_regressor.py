@@ -24,3 +24,16 @@ def test_regressor_in_cross_val_score_is_reproducible():
     a = cross_val_score(model, FORMULAS, OXYGEN_FRACTION, cv=3, scoring="neg_mean_absolute_error")
     b = cross_val_score(model, FORMULAS, OXYGEN_FRACTION, cv=3, scoring="neg_mean_absolute_error")
     assert np.allclose(a, b) and np.all(np.isfinite(a))
+
+
+def test_mean_vector_is_the_forward_mean_without_the_variance_head():
+    import torch
+
+    from polysrl_sklearn.composition import parse_composition
+    from polysrl_sklearn.featurizer import PolySRLFeaturizer
+    from polysrl_sklearn.stoichiometry_graph import build_stoichiometry_batch
+
+    encoder = PolySRLFeaturizer().fit([]).network_.stoichiometry
+    batch = build_stoichiometry_batch([parse_composition(f, i) for i, f in enumerate(["Fe2O3", "NaCl", "Si"])])
+    with torch.no_grad():
+        assert torch.equal(encoder.mean_vector(batch), encoder(batch)[0])
