@@ -107,20 +107,47 @@ def zt_mae(frames: dict[str, pd.DataFrame], predictions: dict[str, dict[int, np.
     return float(np.mean(errors))
 
 
+def score_row(task: str, method: str, maes: np.ndarray, n: int, started: float) -> dict:
+    """One results row: fold MAEs scaled to the paper's units, their mean and std, and the wall time."""
+    scaled = np.asarray(maes) * MAE_SCALE[task]
+    return {"task": task, "method": method, "mae_mean": scaled.mean(), "mae_std": scaled.std(), "n": n,
+            "seconds": time.time() - started}
+
+
+def zt_rows(frames: dict[str, pd.DataFrame], predictions: dict[tuple[str, str], dict[int, np.ndarray]]
+            ) -> list[dict]:
+    """``zt300``/``zt600`` rows for every method label with predictions for all three ESTM targets."""
+    rows = []
+    labels = list(dict.fromkeys(label for _, label in predictions))
+    for temperature in (300, 600):
+        names = {t: f"estm{temperature}_{t}" for t in ("ec", "tc", "seebeck")}
+        if not all(name in frames for name in names.values()):
+            continue
+        for label in labels:
+            if all((name, label) in predictions for name in names.values()):
+                value = zt_mae({t: frames[n] for t, n in names.items()},
+                               {t: predictions[(n, label)] for t, n in names.items()}, temperature)
+                rows.append({"task": f"zt{temperature}", "method": label, "mae_mean": value, "mae_std": np.nan,
+                             "n": len(frames[names["ec"]]), "seconds": 0.0})
+    return rows
+
+
 def run_benchmark(tasks: Sequence[str], methods: Sequence[str], seeds: Sequence[int] = (0, 1, 2),
                   data_dir: str | None = None, log=print, transfer: bool = False, transfer_epochs: int = 300,
-                  device: str = "auto") -> pd.DataFrame:
-    """Representation-learning (and optionally transfer-learning) benchmark.
+                  device: str = "auto", representation: bool = True) -> pd.DataFrame:
+    """Representation-learning and/or transfer-learning benchmark.
 
     With ``transfer=True`` every featurizer method is also fine-tuned
     (method name suffixed ``+TL``); Magpie has no encoder to fine-tune.
+    ``representation=False`` skips the frozen-feature runs (transfer only).
 
     Returns
     -------
     DataFrame
         One row per (task, method): ``mae_mean``, ``mae_std`` (over all folds
         and seeds, in the paper's units), ``n``, ``seconds``; plus ``zt300``/
-        ``zt600`` rows when all three ESTM targets of a temperature ran.
+        ``zt600`` rows for every method (frozen or ``+TL``) whose three ESTM
+        targets of that temperature all ran.
     """
     rows, magpie_cache = [], {}
     predictions: dict[tuple[str, str], dict[int, np.ndarray]] = {}
@@ -130,30 +157,18 @@ def run_benchmark(tasks: Sequence[str], methods: Sequence[str], seeds: Sequence[
         frames[task] = frame
         X, y = frame["composition"].tolist(), frame["target"].to_numpy(dtype=np.float64)
         for method in methods:
-            started = time.time()
-            maes, predictions[(task, method)] = representation_maes(method, X, y, seeds, magpie_cache)
-            scaled = maes * MAE_SCALE[task]
-            rows.append({"task": task, "method": method, "mae_mean": scaled.mean(), "mae_std": scaled.std(),
-                         "n": len(y), "seconds": time.time() - started})
-            log(f"{task:<20} {method:<18} MAE {scaled.mean():.3f} ({scaled.std():.3f})  n={len(y)}  "
-                f"{rows[-1]['seconds']:.0f}s")
+            runs = []
+            if representation:
+                runs.append((method, lambda m=method: representation_maes(m, X, y, seeds, magpie_cache)))
             if transfer and method != MAGPIE:
+                runs.append((f"{method}+TL", lambda m=method: transfer_maes(m, X, y, seeds, transfer_epochs, device)))
+            for label, evaluate in runs:
                 started = time.time()
-                maes, _ = transfer_maes(method, X, y, seeds, transfer_epochs, device)
-                scaled = maes * MAE_SCALE[task]
-                rows.append({"task": task, "method": f"{method}+TL", "mae_mean": scaled.mean(),
-                             "mae_std": scaled.std(), "n": len(y), "seconds": time.time() - started})
-                log(f"{task:<20} {method + '+TL':<18} MAE {scaled.mean():.3f} ({scaled.std():.3f})  n={len(y)}  "
-                    f"{rows[-1]['seconds']:.0f}s")
-    for temperature in (300, 600):
-        names = {t: f"estm{temperature}_{t}" for t in ("ec", "tc", "seebeck")}
-        if all(name in frames for name in names.values()):
-            for method in methods:
-                value = zt_mae({t: frames[n] for t, n in names.items()},
-                               {t: predictions[(n, method)] for t, n in names.items()}, temperature)
-                rows.append({"task": f"zt{temperature}", "method": method, "mae_mean": value, "mae_std": np.nan,
-                             "n": len(frames[names["ec"]]), "seconds": 0.0})
-    return pd.DataFrame(rows)
+                maes, predictions[(task, label)] = evaluate()
+                rows.append(score_row(task, label, maes, len(y), started))
+                log(f"{task:<20} {label:<18} MAE {rows[-1]['mae_mean']:.3f} ({rows[-1]['mae_std']:.3f})  "
+                    f"n={len(y)}  {rows[-1]['seconds']:.0f}s")
+    return pd.DataFrame(rows + zt_rows(frames, predictions))
 
 
 def matbench_fold_mae(task: str, method: str, fold: int, data_dir: str | None = None, seed: int = 0) -> float:

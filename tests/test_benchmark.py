@@ -12,9 +12,19 @@ def test_benchmark_rows_zt_and_table():
                             transfer_epochs=2, device="cpu")
     assert set(results["method"]) == {"rand_init", "rand_init+TL"}
     assert set(results["task"]) == set(tasks) | {"zt600"}
+    # ZT from the frozen-feature predictions and from the fine-tuned ones
+    assert set(results.loc[results["task"] == "zt600", "method"]) == {"rand_init", "rand_init+TL"}
     assert np.all(np.isfinite(results["mae_mean"]))
     table = format_table(results)
     assert "| estm600_ec |" in table and "paper PolySRL" in table
+
+
+def test_transfer_only_benchmark_has_only_fine_tuned_rows():
+    require_shared("KRICT-DATA_SIMD/estm.xlsx")
+    results = run_benchmark(["estm600_ec"], ["rand_init"], seeds=[0], log=lambda *_: None, transfer=True,
+                            transfer_epochs=1, device="cpu", representation=False)
+    assert results["method"].tolist() == ["rand_init+TL"]
+    assert results["task"].tolist() == ["estm600_ec"]
 
 
 def test_benchmark_command_rejects_unknown_names(capsys):
