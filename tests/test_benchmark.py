@@ -79,3 +79,28 @@ def test_frozen_featurizer_takes_a_method_name_or_a_pretrained_value():
     by_path = frozen_featurizer(str(DEFAULT_CHECKPOINT)).transform(["Fe2O3", "NaCl"])
     assert np.array_equal(by_name, by_path)
     assert not np.array_equal(by_name, frozen_featurizer("rand_init").transform(["Fe2O3", "NaCl"]))
+
+
+def _transfer_script():
+    import runpy
+    from pathlib import Path
+
+    return runpy.run_path(str(Path(__file__).parents[1] / "benchmarks" / "transfer_learning.py"))
+
+
+def test_pooling_seed_runs_gives_the_mean_and_std_over_all_folds():
+    import pandas as pd
+    import pytest
+
+    pool_runs = _transfer_script()["pool_runs"]
+    folds = {0: np.array([0.5, 0.7, 0.6, 0.9, 0.4]), 1: np.array([0.8, 0.3, 0.6, 0.65, 0.75])}
+    runs = [pd.DataFrame({"task": ["band_gap"], "method": ["polysrl+TL"], "mae_mean": [f.mean()],
+                          "mae_std": [f.std()], "seeds": [1], "seed_ids": [str(seed)]})
+            for seed, f in folds.items()]
+    pooled = pool_runs(runs)
+    everything = np.concatenate(list(folds.values()))
+    assert pooled.loc[0, "mae_mean"] == pytest.approx(everything.mean())
+    assert pooled.loc[0, "mae_std"] == pytest.approx(everything.std())
+    assert pooled.loc[0, "seeds"] == 2
+    with pytest.raises(ValueError, match="share a seed"):
+        pool_runs([runs[0], runs[0]])
