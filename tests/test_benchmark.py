@@ -1,8 +1,12 @@
+from pathlib import Path
+
 import numpy as np
 
 from conftest import require_shared
 from polysrl_sklearn.benchmark import format_table, run_benchmark
 from polysrl_sklearn.cli import main
+
+TRANSFER_SCRIPT = Path(__file__).parents[1] / "benchmarks" / "transfer_learning.py"
 
 
 def test_benchmark_rows_zt_and_table():
@@ -57,15 +61,13 @@ def test_table_shows_paper_values_for_wet_lab_and_matbench_rows():
 def test_transfer_learning_script_reprints_saved_table_with_paper_tl_row(tmp_path, monkeypatch, capsys):
     import runpy
     import sys
-    from pathlib import Path
 
     import pandas as pd
 
     pd.DataFrame({"task": ["estm600_ec", "estm600_ec"], "method": ["polysrl", "rand_init"],
                   "mae_mean": [0.6, 0.9], "mae_std": [0.1, 0.2]}).to_csv(tmp_path / "tl.csv", index=False)
-    script = Path(__file__).parents[1] / "benchmarks" / "transfer_learning.py"
-    monkeypatch.setattr(sys, "argv", [str(script), "--table-from", str(tmp_path / "tl.csv")])
-    runpy.run_path(str(script), run_name="__main__")
+    monkeypatch.setattr(sys, "argv", [str(TRANSFER_SCRIPT), "--table-from", str(tmp_path / "tl.csv")])
+    runpy.run_path(str(TRANSFER_SCRIPT), run_name="__main__")
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == "| task | polysrl+TL | rand_init+TL | paper PolySRL+TL |"
     assert lines[2] == "| estm600_ec | 0.600 (0.100) | 0.900 (0.200) | 0.626 |"
@@ -81,18 +83,13 @@ def test_frozen_featurizer_takes_a_method_name_or_a_pretrained_value():
     assert not np.array_equal(by_name, frozen_featurizer("rand_init").transform(["Fe2O3", "NaCl"]))
 
 
-def _transfer_script():
-    import runpy
-    from pathlib import Path
-
-    return runpy.run_path(str(Path(__file__).parents[1] / "benchmarks" / "transfer_learning.py"))
-
-
 def test_pooling_seed_runs_gives_the_mean_and_std_over_all_folds():
     import pandas as pd
     import pytest
 
-    pool_runs = _transfer_script()["pool_runs"]
+    import runpy
+
+    pool_runs = runpy.run_path(str(TRANSFER_SCRIPT))["pool_runs"]
     folds = {0: np.array([0.5, 0.7, 0.6, 0.9, 0.4]), 1: np.array([0.8, 0.3, 0.6, 0.65, 0.75])}
     runs = [pd.DataFrame({"task": ["band_gap"], "method": ["polysrl+TL"], "mae_mean": [f.mean()],
                           "mae_std": [f.std()], "seeds": [1], "seed_ids": [str(seed)]})
