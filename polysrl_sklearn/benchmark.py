@@ -80,7 +80,7 @@ def transfer_maes(method: str, X: Sequence[str], y: np.ndarray, seeds: Sequence[
                   device: str = "auto") -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Fold MAEs of fine-tuning (PolySRLRegressor) the encoder of ``method``; lr chosen per fold on an inner split."""
     def make(seed: int) -> PolySRLRegressor:
-        return PolySRLRegressor(pretrained=FEATURIZER_METHODS[method], epochs=epochs, device=device,
+        return PolySRLRegressor(pretrained=FEATURIZER_METHODS.get(method, method), epochs=epochs, device=device,
                                 random_state=seed)
     return repeated_cv_mae(make, np.asarray(X, dtype=object), y, seeds)
 
@@ -201,6 +201,34 @@ def run_matbench(tasks: Sequence[str], methods: Sequence[str], folds: Sequence[i
             log(f"matbench {task:<22} {method:<18} MAE {maes.mean():.4f} ({maes.std():.4f})  "
                 f"{rows[-1]['seconds']:.0f}s")
     return pd.DataFrame(rows)
+
+
+def combine_runs(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Merge saved benchmark results; a later run's (task, method) row replaces an earlier one's.
+
+    This is how a partial re-run (say ``--methods polysrl`` after the default model
+    changed) updates one column of a full run without re-running the others. A
+    replaced row keeps the position of the row it replaces, so the table's row and
+    column order stay those of the first run.
+
+    Parameters
+    ----------
+    runs : sequence of DataFrame
+        Results as written by ``polysrl benchmark --csv``, oldest first.
+
+    Returns
+    -------
+    DataFrame
+        One row per (task, method).
+    """
+    frame = pd.concat(list(runs), ignore_index=True)
+    key = list(zip(frame["task"], frame["method"]))
+    first_position: dict[tuple[str, str], int] = {}
+    for position, item in enumerate(key):
+        first_position.setdefault(item, position)
+    latest = frame[~pd.Series(key).duplicated(keep="last").to_numpy()]
+    order = sorted(range(len(latest)), key=lambda i: first_position[(latest["task"].iloc[i], latest["method"].iloc[i])])
+    return latest.iloc[order].reset_index(drop=True)
 
 
 def format_table(results: pd.DataFrame, paper: dict[str, float] | None = None,

@@ -92,18 +92,24 @@ def export_command(args: argparse.Namespace) -> int:
 
 def benchmark_command(args: argparse.Namespace) -> int:
     """Run the representation-learning benchmark and print a markdown table."""
-    from .benchmark import FEATURIZER_METHODS, MAGPIE, format_table, run_benchmark, run_matbench
+    from .benchmark import FEATURIZER_METHODS, MAGPIE, combine_runs, format_table, run_benchmark, run_matbench
     from .datasets import MATBENCH_TASKS, TASKS
 
+    if args.table_from:
+        results = combine_runs([pd.read_csv(path) for path in args.table_from])
+        print(format_table(results))
+        if args.csv:
+            results.to_csv(args.csv, index=False)
+        return 0
     tasks = args.tasks if args.tasks is not None else list(TASKS)
     methods = args.methods or [MAGPIE, *FEATURIZER_METHODS]
     bad_matbench = sorted(set(args.matbench or []) - set(MATBENCH_TASKS))
     if bad_matbench:
         raise SystemExit(f"unknown matbench task {bad_matbench}; choose from {list(MATBENCH_TASKS)}")
-    unknown = sorted(set(tasks) - set(TASKS)) + sorted(set(methods) - {MAGPIE, *FEATURIZER_METHODS})
+    unknown = sorted(set(tasks) - set(TASKS)) + sorted(m for m in set(methods) - {MAGPIE, *FEATURIZER_METHODS} if not Path(m).is_file())
     if unknown:
         raise SystemExit(f"unknown task/method {unknown}; tasks: {list(TASKS)}; "
-                         f"methods: {[MAGPIE, *FEATURIZER_METHODS]}")
+                         f"methods: {[MAGPIE, *FEATURIZER_METHODS]} or a checkpoint file")
     torch.set_num_threads(args.threads) if args.threads else None
     results = run_benchmark(tasks, methods, args.seeds, args.data_dir, transfer=args.transfer,
                             transfer_epochs=args.transfer_epochs, device=args.device)
@@ -155,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tasks", nargs="*", default=None, help="default: all wet-lab tasks ('--tasks' alone: none)")
     b.add_argument("--matbench", nargs="*", default=None,
                    help="also these Matbench DFT tasks on CrabNet's folds (e.g. jdft2d phonons dielectric)")
-    b.add_argument("--methods", nargs="*", default=None, help="default: magpie and every shipped model")
+    b.add_argument("--methods", nargs="*", default=None, help="default: magpie and every shipped model; a checkpoint path benchmarks that model")
     b.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     b.add_argument("--data-dir", default=None, help="shared data folder (default: $POLYSRL_DATA_DIR)")
     b.add_argument("--threads", type=int, default=None)
@@ -164,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--transfer-epochs", type=int, default=300, help="paper: 500")
     b.add_argument("--device", default="auto")
     b.add_argument("--csv", default=None, help="also write the results here")
+    b.add_argument("--table-from", nargs="+", default=None, metavar="CSV",
+                   help="run nothing: print the table of saved --csv results; a later file's (task, method) "
+                        "rows replace an earlier file's")
     b.set_defaults(handler=benchmark_command)
     e = sub.add_parser("export", help="small stoichiometry-only model from a full checkpoint")
     e.add_argument("checkpoint")

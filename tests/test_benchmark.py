@@ -101,3 +101,31 @@ def test_pooling_seed_runs_gives_the_mean_and_std_over_all_folds():
     assert pooled.loc[0, "seeds"] == 2
     with pytest.raises(ValueError, match="share a seed"):
         pool_runs([runs[0], runs[0]])
+
+
+def test_table_from_saved_runs_lets_a_later_run_replace_rows(tmp_path, capsys):
+    import pandas as pd
+
+    full = pd.DataFrame({"task": ["band_gap", "band_gap", "metallic", "metallic"],
+                         "method": ["magpie", "polysrl", "magpie", "polysrl"],
+                         "mae_mean": [0.42, 0.49, 0.37, 0.29], "mae_std": [0.02] * 4})
+    rerun = pd.DataFrame({"task": ["band_gap", "metallic"], "method": ["polysrl", "polysrl"],
+                          "mae_mean": [0.45, 0.31], "mae_std": [0.03] * 2})
+    full.to_csv(tmp_path / "full.csv", index=False)
+    rerun.to_csv(tmp_path / "rerun.csv", index=False)
+    assert main(["benchmark", "--table-from", str(tmp_path / "full.csv"), str(tmp_path / "rerun.csv"),
+                 "--csv", str(tmp_path / "merged.csv")]) == 0
+    rows = {line.split(" | ")[0].strip("| "): line for line in capsys.readouterr().out.splitlines()}
+    assert rows["task"].startswith("| task | magpie | polysrl |")
+    assert "| 0.420 (0.020) | 0.450 (0.030) |" in rows["band_gap"]
+    assert "| 0.370 (0.020) | 0.310 (0.030) |" in rows["metallic"]
+    merged = pd.read_csv(tmp_path / "merged.csv")
+    assert list(zip(merged["task"], merged["method"])) == list(zip(full["task"], full["method"]))
+    assert merged["mae_mean"].tolist() == [0.42, 0.45, 0.37, 0.31]
+
+
+def test_benchmark_command_names_a_missing_checkpoint_path():
+    import pytest
+
+    with pytest.raises(SystemExit, match=r"unknown task/method \['no_such.pt'\]"):
+        main(["benchmark", "--tasks", "band_gap", "--methods", "no_such.pt"])
