@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Device check + baseline pretraining on a CUDA machine (used once per session on a lent GPU).
 # 1) the CUDA tests; 2) crystal graphs of the MP corpus built in parallel; 3) the baseline
-#    objectives pretrained with the shipped model's CPU recipe (8 epochs, F=64), in parallel;
+#    objectives pretrained with the CPU recipe cut to 8 epochs (F=64), in parallel;
 # 4) one epoch of the paper's full settings (--paper) on a 20k-structure slice, for timing.
 # Expects the MP file and mp-non-metals.csv in $DATA (default .gpudata/); writes to $OUT.
 set -u

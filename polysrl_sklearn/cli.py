@@ -19,7 +19,7 @@ from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoi
 from .pretraining import TrainingSettings, pretrain
 
 #: Recipe of the shipped CPU model (see docs/pretraining.md).
-CPU_RECIPE = {"hidden_dim": 64, "epochs": 8, "batch_size": 256, "learning_rate": 1e-3,
+CPU_RECIPE = {"hidden_dim": 64, "epochs": 22, "batch_size": 256, "learning_rate": 1e-3,
               "structure_pooling": "mean"}
 
 
