@@ -129,3 +129,15 @@ def test_benchmark_command_names_a_missing_checkpoint_path():
 
     with pytest.raises(SystemExit, match=r"unknown task/method \['no_such.pt'\]"):
         main(["benchmark", "--tasks", "band_gap", "--methods", "no_such.pt"])
+
+
+def test_transfer_learning_fine_tunes_a_checkpoint_given_by_path(small_fitted, tmp_path):
+    from polysrl_sklearn.benchmark import transfer_maes
+
+    path = tmp_path / "my_model.pt"
+    small_fitted.save(path)
+    formulas = ["NaCl", "MgO", "ZnS", "CaF2", "ZrO2", "CsCl", "SrTiO3", "Li2O", "Fe2O3", "Al2O3"]
+    y = np.arange(len(formulas), dtype=float)
+    maes, predictions = transfer_maes(str(path), formulas, y, seeds=[0], epochs=1, device="cpu")
+    assert len(maes) == 5 and np.all(np.isfinite(maes))
+    assert predictions[0].shape == y.shape
