@@ -7,6 +7,7 @@ that fold's training data (PolySRLRegressor), never on the test fold.
         [--seeds 0] [--epochs 300] [--csv out.csv] [--data-dir DIR]
     python benchmarks/transfer_learning.py --table-from out.csv   # re-print a saved run's table
     python benchmarks/transfer_learning.py --table-from seed0.csv seed1.csv   # pool runs of other seeds
+    python benchmarks/transfer_learning.py --table-from old.csv --replace-with rerun.csv   # rerun's rows win
 
 With the three ESTM targets of a temperature, a ``zt300``/``zt600`` row gives the MAE of
 ZT computed from the fine-tuned predictions. A GPU is strongly recommended (each fold
@@ -20,7 +21,7 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from polysrl_sklearn.benchmark import PAPER_POLYSRL_TL, format_table, run_benchmark
+from polysrl_sklearn.benchmark import PAPER_POLYSRL_TL, combine_runs, format_table, run_benchmark
 from polysrl_sklearn.datasets import TASKS
 
 
@@ -76,9 +77,17 @@ def main() -> None:
     parser.add_argument("--csv", default=None)
     parser.add_argument("--table-from", nargs="+", default=None,
                         help="only print the table of CSVs written by --csv (runs of other seeds are pooled)")
+    parser.add_argument("--replace-with", nargs="+", default=None, metavar="CSV",
+                        help="with --table-from: these runs (pooled) replace the (task, method) rows they share "
+                             "with it, e.g. a method re-run after its model changed")
     args = parser.parse_args()
+    if args.replace_with and not args.table_from:
+        parser.error("--replace-with needs --table-from")
     if args.table_from:
-        print(markdown(pool_runs([pd.read_csv(path) for path in args.table_from])))
+        results = pool_runs([pd.read_csv(path) for path in args.table_from])
+        if args.replace_with:
+            results = combine_runs([results, pool_runs([pd.read_csv(path) for path in args.replace_with])])
+        print(markdown(results))
         return
     results = run_benchmark(args.tasks, args.methods, args.seeds, args.data_dir,
                             log=lambda line: print(line, flush=True), transfer=True,

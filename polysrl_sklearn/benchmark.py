@@ -249,7 +249,7 @@ def format_table(results: pd.DataFrame, paper: dict[str, float] | None = None,
                          axis=1)
     table = results.assign(cell=cell).pivot(index="task", columns="method", values="cell")
     table = table.reindex(index=list(dict.fromkeys(results["task"])),
-                          columns=list(dict.fromkeys(results["method"])))
+                          columns=list(dict.fromkeys(results["method"]))).fillna("")  # not run: empty cell
     table[paper_label] = [f"{paper[t]:.3f}" if t in paper else "" for t in table.index]
     header = "| task | " + " | ".join(table.columns) + " |"
     lines = [header, "|---" * (len(table.columns) + 1) + "|"]

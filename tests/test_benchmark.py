@@ -73,6 +73,25 @@ def test_transfer_learning_script_reprints_saved_table_with_paper_tl_row(tmp_pat
     assert lines[2] == "| estm600_ec | 0.600 (0.100) | 0.900 (0.200) | 0.626 |"
 
 
+def test_transfer_learning_table_rows_replaced_by_a_rerun(tmp_path, monkeypatch, capsys):
+    import runpy
+    import sys
+
+    import pandas as pd
+
+    pd.DataFrame({"task": ["estm600_ec", "estm600_ec", "metallic"], "method": ["polysrl", "rand_init", "polysrl"],
+                  "mae_mean": [0.6, 0.9, 0.3], "mae_std": [0.1, 0.2, 0.05]}).to_csv(tmp_path / "old.csv", index=False)
+    pd.DataFrame({"task": ["estm600_ec"], "method": ["polysrl+TL"], "mae_mean": [0.5], "mae_std": [0.07],
+                  "seeds": [1], "seed_ids": ["0"]}).to_csv(tmp_path / "rerun.csv", index=False)
+    monkeypatch.setattr(sys, "argv", [str(TRANSFER_SCRIPT), "--table-from", str(tmp_path / "old.csv"),
+                                      "--replace-with", str(tmp_path / "rerun.csv")])
+    runpy.run_path(str(TRANSFER_SCRIPT), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| task | polysrl+TL | rand_init+TL | paper PolySRL+TL |"
+    assert lines[2] == "| estm600_ec | 0.500 (0.070) | 0.900 (0.200) | 0.626 |"
+    assert lines[3] == "| metallic | 0.300 (0.050) |  | 0.191 |"
+
+
 def test_frozen_featurizer_takes_a_method_name_or_a_pretrained_value():
     from polysrl_sklearn.benchmark import frozen_featurizer
     from polysrl_sklearn.featurizer import DEFAULT_CHECKPOINT
