@@ -222,13 +222,9 @@ def combine_runs(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
         One row per (task, method).
     """
     frame = pd.concat(list(runs), ignore_index=True)
-    key = list(zip(frame["task"], frame["method"]))
-    first_position: dict[tuple[str, str], int] = {}
-    for position, item in enumerate(key):
-        first_position.setdefault(item, position)
-    latest = frame[~pd.Series(key).duplicated(keep="last").to_numpy()]
-    order = sorted(range(len(latest)), key=lambda i: first_position[(latest["task"].iloc[i], latest["method"].iloc[i])])
-    return latest.iloc[order].reset_index(drop=True)
+    first_seen = frame.groupby(["task", "method"], sort=False).ngroup()  # numbered by first appearance
+    latest = frame.assign(first_seen=first_seen).drop_duplicates(["task", "method"], keep="last")
+    return latest.sort_values("first_seen", kind="stable").drop(columns="first_seen").reset_index(drop=True)
 
 
 def format_table(results: pd.DataFrame, paper: dict[str, float] | None = None,

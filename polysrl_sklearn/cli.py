@@ -106,7 +106,8 @@ def benchmark_command(args: argparse.Namespace) -> int:
     bad_matbench = sorted(set(args.matbench or []) - set(MATBENCH_TASKS))
     if bad_matbench:
         raise SystemExit(f"unknown matbench task {bad_matbench}; choose from {list(MATBENCH_TASKS)}")
-    unknown = sorted(set(tasks) - set(TASKS)) + sorted(m for m in set(methods) - {MAGPIE, *FEATURIZER_METHODS} if not Path(m).is_file())
+    unknown_methods = {m for m in set(methods) - {MAGPIE, *FEATURIZER_METHODS} if not Path(m).is_file()}
+    unknown = sorted(set(tasks) - set(TASKS)) + sorted(unknown_methods)
     if unknown:
         raise SystemExit(f"unknown task/method {unknown}; tasks: {list(TASKS)}; "
                          f"methods: {[MAGPIE, *FEATURIZER_METHODS]} or a checkpoint file")
