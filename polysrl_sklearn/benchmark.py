@@ -49,13 +49,15 @@ PAPER_POLYSRL_TL = {"band_gap": 0.386, "formation_enthalpy": 0.576, "metallic": 
                     "estm600_ec": 0.626, "estm600_tc": 0.195, "estm600_seebeck": 0.390}
 
 
-def frozen_featurizer(method: str, hidden_dim: int = 64) -> PolySRLFeaturizer:
-    """A fitted featurizer for ``method`` (weights loaded, or seeded random init).
+def pretrained_for(method: str) -> str | None:
+    """The ``pretrained`` value of ``method``: a :data:`FEATURIZER_METHODS` name, or else the
+    method itself taken as a ``pretrained`` value (a shipped model name or a checkpoint path)."""
+    return FEATURIZER_METHODS.get(method, method)
 
-    ``method`` is a :data:`FEATURIZER_METHODS` name or, for any other model, its
-    ``pretrained`` value (a shipped model name or a checkpoint path).
-    """
-    return PolySRLFeaturizer(pretrained=FEATURIZER_METHODS.get(method, method), hidden_dim=hidden_dim,
+
+def frozen_featurizer(method: str, hidden_dim: int = 64) -> PolySRLFeaturizer:
+    """A fitted featurizer for ``method`` (weights loaded, or seeded random init); see :func:`pretrained_for`."""
+    return PolySRLFeaturizer(pretrained=pretrained_for(method), hidden_dim=hidden_dim,
                              random_state=0).fit([])
 
 
@@ -80,7 +82,7 @@ def transfer_maes(method: str, X: Sequence[str], y: np.ndarray, seeds: Sequence[
                   device: str = "auto") -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """Fold MAEs of fine-tuning (PolySRLRegressor) the encoder of ``method``; lr chosen per fold on an inner split."""
     def make(seed: int) -> PolySRLRegressor:
-        return PolySRLRegressor(pretrained=FEATURIZER_METHODS.get(method, method), epochs=epochs, device=device,
+        return PolySRLRegressor(pretrained=pretrained_for(method), epochs=epochs, device=device,
                                 random_state=seed)
     return repeated_cv_mae(make, np.asarray(X, dtype=object), y, seeds)
 

@@ -162,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--tasks", nargs="*", default=None, help="default: all wet-lab tasks ('--tasks' alone: none)")
     b.add_argument("--matbench", nargs="*", default=None,
                    help="also these Matbench DFT tasks on CrabNet's folds (e.g. jdft2d phonons dielectric)")
-    b.add_argument("--methods", nargs="*", default=None, help="default: magpie and every shipped model; a checkpoint path benchmarks that model")
+    b.add_argument("--methods", nargs="*", default=None,
+                   help="default: magpie and every shipped model; a checkpoint path benchmarks that model")
     b.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     b.add_argument("--data-dir", default=None, help="shared data folder (default: $POLYSRL_DATA_DIR)")
     b.add_argument("--threads", type=int, default=None)

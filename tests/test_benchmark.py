@@ -9,6 +9,16 @@ from polysrl_sklearn.cli import main
 TRANSFER_SCRIPT = Path(__file__).parents[1] / "benchmarks" / "transfer_learning.py"
 
 
+def run_transfer_script(monkeypatch, capsys, *args: str) -> list[str]:
+    """Output lines of ``benchmarks/transfer_learning.py ARGS`` run in this process."""
+    import runpy
+    import sys
+
+    monkeypatch.setattr(sys, "argv", [str(TRANSFER_SCRIPT), *args])
+    runpy.run_path(str(TRANSFER_SCRIPT), run_name="__main__")
+    return capsys.readouterr().out.splitlines()
+
+
 def test_benchmark_rows_zt_and_table():
     require_shared("KRICT-DATA_SIMD/estm.xlsx")
     tasks = ["estm600_ec", "estm600_tc", "estm600_seebeck"]
@@ -59,34 +69,24 @@ def test_table_shows_paper_values_for_wet_lab_and_matbench_rows():
 
 
 def test_transfer_learning_script_reprints_saved_table_with_paper_tl_row(tmp_path, monkeypatch, capsys):
-    import runpy
-    import sys
-
     import pandas as pd
 
     pd.DataFrame({"task": ["estm600_ec", "estm600_ec"], "method": ["polysrl", "rand_init"],
                   "mae_mean": [0.6, 0.9], "mae_std": [0.1, 0.2]}).to_csv(tmp_path / "tl.csv", index=False)
-    monkeypatch.setattr(sys, "argv", [str(TRANSFER_SCRIPT), "--table-from", str(tmp_path / "tl.csv")])
-    runpy.run_path(str(TRANSFER_SCRIPT), run_name="__main__")
-    lines = capsys.readouterr().out.splitlines()
+    lines = run_transfer_script(monkeypatch, capsys, "--table-from", str(tmp_path / "tl.csv"))
     assert lines[0] == "| task | polysrl+TL | rand_init+TL | paper PolySRL+TL |"
     assert lines[2] == "| estm600_ec | 0.600 (0.100) | 0.900 (0.200) | 0.626 |"
 
 
 def test_transfer_learning_table_rows_replaced_by_a_rerun(tmp_path, monkeypatch, capsys):
-    import runpy
-    import sys
-
     import pandas as pd
 
     pd.DataFrame({"task": ["estm600_ec", "estm600_ec", "metallic"], "method": ["polysrl", "rand_init", "polysrl"],
                   "mae_mean": [0.6, 0.9, 0.3], "mae_std": [0.1, 0.2, 0.05]}).to_csv(tmp_path / "old.csv", index=False)
     pd.DataFrame({"task": ["estm600_ec"], "method": ["polysrl+TL"], "mae_mean": [0.5], "mae_std": [0.07],
                   "seeds": [1], "seed_ids": ["0"]}).to_csv(tmp_path / "rerun.csv", index=False)
-    monkeypatch.setattr(sys, "argv", [str(TRANSFER_SCRIPT), "--table-from", str(tmp_path / "old.csv"),
-                                      "--replace-with", str(tmp_path / "rerun.csv")])
-    runpy.run_path(str(TRANSFER_SCRIPT), run_name="__main__")
-    lines = capsys.readouterr().out.splitlines()
+    lines = run_transfer_script(monkeypatch, capsys, "--table-from", str(tmp_path / "old.csv"),
+                                "--replace-with", str(tmp_path / "rerun.csv"))
     assert lines[0] == "| task | polysrl+TL | rand_init+TL | paper PolySRL+TL |"
     assert lines[2] == "| estm600_ec | 0.500 (0.070) | 0.900 (0.200) | 0.626 |"
     assert lines[3] == "| metallic | 0.300 (0.050) |  | 0.191 |"
