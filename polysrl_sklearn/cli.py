@@ -31,6 +31,12 @@ def split_holdout(formulas: list[str], fraction: float, seed: int) -> np.ndarray
     return mask
 
 
+def snapshot_path(export: str | Path, epoch: int) -> Path:
+    """Where ``--export-every`` writes the snapshot of ``epoch``: ``model.pt`` -> ``model_e12.pt``."""
+    export = Path(export)
+    return export.with_name(f"{export.stem}_e{epoch}{export.suffix}")
+
+
 def pretrain_command(args: argparse.Namespace) -> int:
     """Pretrain on the MP JSON-lines corpus; write checkpoints; optionally export."""
     recipe = dict(CPU_RECIPE)
@@ -67,14 +73,25 @@ def pretrain_command(args: argparse.Namespace) -> int:
                                 learning_rate=recipe["learning_rate"], grad_clip=2.0,
                                 max_polymorphs=args.max_polymorphs, seed=args.seed)
     held = [f for f, h in zip(corpus.formulas, held_out) if h]
-    history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
-                       resume=args.resume, verbose=True, extra={"held_out_formulas": held})
-    if args.export:
-        save_checkpoint(args.export, network, extra={
+    corpus_info = {"file": Path(args.property_table or args.data or "").name, "structures": len(corpus.names),
+                   "formulas": len(corpus.formulas), "dropped": corpus.dropped}
+
+    def export(path: str | Path, network: PolySRLNetwork, history: list[dict]) -> None:
+        save_checkpoint(path, network, extra={
             "history": history, "settings": settings.__dict__, "held_out_formulas": held,
-            "corpus": {"file": Path(args.property_table or args.data or "").name, "structures": len(corpus.names),
-                       "formulas": len(corpus.formulas), "dropped": corpus.dropped},
-            "graph_seconds": graph_seconds})
+            "corpus": corpus_info, "graph_seconds": graph_seconds})
+
+    def export_snapshot(epoch: int, network: PolySRLNetwork, history: list[dict]) -> None:
+        if epoch % args.export_every == 0:
+            export(snapshot_path(args.export, epoch), network, history)
+
+    if args.export_every and not args.export:
+        raise SystemExit("--export-every needs --export PATH (snapshots are named after it)")
+    history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
+                       resume=args.resume, verbose=True, extra={"held_out_formulas": held},
+                       on_epoch_end=export_snapshot if args.export_every else None)
+    if args.export:
+        export(args.export, network, history)
         print(f"exported stoichiometry encoder to {args.export}")
     print(json.dumps(history[-1], default=float))
     return 0
@@ -136,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="full checkpoint written every epoch (resumable)")
     p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
     p.add_argument("--export", default=None, help="write the small stoichiometry-only model here")
+    p.add_argument("--export-every", type=int, default=None, metavar="K",
+                   help="also export a snapshot every K epochs, next to --export (model.pt -> model_e12.pt)")
     p.add_argument("--paper", action="store_true",
                    help="the paper's full settings (F=200, 100 epochs, lr 5e-5, sum pooling); use a GPU")
     p.add_argument("--objective", default="polysrl", choices=OBJECTIVES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,7 +76,8 @@ def _step_loss(network: PolySRLNetwork, corpus: StructureCorpus, step, rng: np.r
 
 def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: TrainingSettings,
              device: str | torch.device = "auto", checkpoint_path: str | os.PathLike | None = None,
-             resume: bool = False, verbose: bool = True, extra: dict | None = None) -> list[dict]:
+             resume: bool = False, verbose: bool = True, extra: dict | None = None,
+             on_epoch_end: Callable[[int, PolySRLNetwork, list[dict]], None] | None = None) -> list[dict]:
     """Train ``network`` on ``corpus`` with the soft contrastive loss.
 
     Parameters
@@ -95,6 +97,9 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         Show a tqdm progress bar.
     extra : dict, optional
         More entries stored in every checkpoint (e.g. the held-out formulas).
+    on_epoch_end : callable, optional
+        Called as ``on_epoch_end(epoch, network, history)`` after each epoch's
+        checkpoint, with the network on the CPU (e.g. to export snapshots).
 
     Returns
     -------
@@ -157,12 +162,15 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         if verbose:
             tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                 for k, v in record.items()))
-        if checkpoint_path is not None:
+        if checkpoint_path is not None or on_epoch_end is not None:
             network.to("cpu")
-            save_checkpoint(checkpoint_path, network, full=True, extra={
-                "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
-                "torch_rng": torch.get_rng_state(), "history": history,
-                "settings": settings.__dict__, **(extra or {})})
+            if checkpoint_path is not None:
+                save_checkpoint(checkpoint_path, network, full=True, extra={
+                    "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
+                    "torch_rng": torch.get_rng_state(), "history": history,
+                    "settings": settings.__dict__, **(extra or {})})
+            if on_epoch_end is not None:
+                on_epoch_end(epoch + 1, network, history)
             network.to(device)
     network.to("cpu").eval()
     return history

@@ -19,12 +19,12 @@ def write_jsonl(path, structures):
                 "frac_coords": s.frac_coords.tolist()}) + "\n")
 
 
-def run(tmp_path, name, epochs, resume=False):
+def run(tmp_path, name, epochs, resume=False, extra=()):
     args = ["pretrain", "--data", str(tmp_path / "mp.jsonl.gz"), "--checkpoint", str(tmp_path / f"{name}.ckpt"),
             "--export", str(tmp_path / f"{name}.pt"), "--epochs", str(epochs), "--hidden-dim", "8",
             "--batch-size", "4", "--holdout", "0", "--n-jobs", "1", "--cache-dir", str(tmp_path / "cache"),
             "--device", "cpu", "--seed", "3"]
-    assert main(args + (["--resume"] if resume else [])) == 0
+    assert main(args + (["--resume"] if resume else []) + list(extra)) == 0
 
 
 def test_pretrain_checkpoints_resume_and_export(tmp_path):
@@ -45,6 +45,14 @@ def test_pretrain_checkpoints_resume_and_export(tmp_path):
     exported, payload = load_checkpoint(tmp_path / "straight.pt")
     assert len(payload["history"]) == 2 and "optimizer" not in payload
     assert (tmp_path / "straight.pt").stat().st_size < (tmp_path / "straight.ckpt").stat().st_size
+    # snapshots every 2 epochs of a 3-epoch run: only epoch 2, equal to the 2-epoch run's export
+    run(tmp_path, "snap", 3, extra=["--export-every", "2"])
+    assert sorted(p.name for p in tmp_path.glob("snap_e*.pt")) == ["snap_e2.pt"]
+    snapshot, snap_payload = load_checkpoint(tmp_path / "snap_e2.pt")
+    assert len(snap_payload["history"]) == 2 and "optimizer" not in snap_payload
+    for (k, v), (_, w) in zip(exported.stoichiometry.state_dict().items(),
+                              snapshot.stoichiometry.state_dict().items()):
+        assert torch.allclose(v, w), k
 
 
 def test_holdout_split_is_seeded_fraction():
