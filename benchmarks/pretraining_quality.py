@@ -8,7 +8,7 @@
 
 Usage::
 
-    python benchmarks/pretraining_quality.py [--model PATH] [--data-dir DIR] [--seeds 0 1 2]
+    python benchmarks/pretraining_quality.py [--model PATH [PATH ...]] [--data-dir DIR] [--seeds 0 1 2]
 """
 
 from __future__ import annotations
@@ -44,31 +44,35 @@ def uncertainty_check(model: str, data_dir: str | None) -> None:
           f"Mann-Whitney one-sided p = {stat.pvalue:.2g}")
 
 
-def band_gap_check(model: str, data_dir: str | None, seeds: list[int]) -> None:
+def band_gap_check(models: list[str], data_dir: str | None, seeds: list[int]) -> None:
     frame = load_band_gap(data_dir)
     X, y = frame["composition"].tolist(), frame["target"].to_numpy()
     print(f"\nexperimental band gap ({len(y)} formulas), frozen features + MLP head, "
           f"5-fold CV x seeds {seeds}: MAE in eV")
     print("| features | MAE mean | MAE std | vs Magpie |")
     print("|---|---:|---:|---:|")
-    methods = {"magpie": "magpie", "rand_init": "rand_init", "model": model}
-    results = {name: representation_maes(method, X, y, seeds)[0] for name, method in methods.items()}
-    for name, label in (("model", f"PolySRL ({model})"), ("rand_init", "random-init encoder"),
-                        ("magpie", "matminer Magpie")):
-        maes = results[name]
-        print(f"| {label} | {maes.mean():.3f} | {maes.std():.3f} | {maes.mean() / results['magpie'].mean():.3f} |")
-
+    rows = [(f"PolySRL ({model})", model) for model in models]
+    rows += [("random-init encoder", "rand_init"), ("matminer Magpie", "magpie")]
+    cache: dict = {}
+    magpie = representation_maes("magpie", X, y, seeds, cache)[0].mean()
+    for label, method in rows:
+        maes = representation_maes(method, X, y, seeds, cache)[0]
+        print(f"| {label} | {maes.mean():.3f} | {maes.std():.3f} | {maes.mean() / magpie:.3f} |", flush=True)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", default="default", help="shipped model name or checkpoint path")
+    parser.add_argument("--model", nargs="+", default=["default"],
+                        help="shipped model names or checkpoint paths (several: one row each, "
+                             "random init and Magpie computed once)")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--skip-band-gap", action="store_true")
     parser.add_argument("--skip-uncertainty", action="store_true")
     args = parser.parse_args()
     if not args.skip_uncertainty:
-        uncertainty_check(args.model, args.data_dir)
+        for model in args.model:
+            print(f"\n{model}")
+            uncertainty_check(model, args.data_dir)
     if not args.skip_band_gap:
         band_gap_check(args.model, args.data_dir, args.seeds)
 

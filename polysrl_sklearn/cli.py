@@ -88,7 +88,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
     if args.export_every and not args.export:
         raise SystemExit("--export-every needs --export PATH (snapshots are named after it)")
     history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
-                       resume=args.resume, verbose=True, extra={"held_out_formulas": held},
+                       resume=args.resume, verbose=True, extra={"held_out_formulas": held, "corpus": corpus_info},
                        on_epoch_end=export_snapshot if args.export_every else None)
     if args.export:
         export(args.export, network, history)

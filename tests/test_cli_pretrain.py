@@ -45,6 +45,11 @@ def test_pretrain_checkpoints_resume_and_export(tmp_path):
     exported, payload = load_checkpoint(tmp_path / "straight.pt")
     assert len(payload["history"]) == 2 and "optimizer" not in payload
     assert (tmp_path / "straight.pt").stat().st_size < (tmp_path / "straight.ckpt").stat().st_size
+    # `polysrl export` of the full checkpoint keeps the history and the corpus description
+    assert main(["export", str(tmp_path / "straight.ckpt"), str(tmp_path / "again.pt")]) == 0
+    _, again = load_checkpoint(tmp_path / "again.pt")
+    assert again["corpus"] == payload["corpus"] and again["corpus"]["structures"] == len(corpus.names)
+    assert len(again["history"]) == 2
     # snapshots every 2 epochs of a 3-epoch run: only epoch 2, equal to the 2-epoch run's export
     run(tmp_path, "snap", 3, extra=["--export-every", "2"])
     assert sorted(p.name for p in tmp_path.glob("snap_e*.pt")) == ["snap_e2.pt"]
