@@ -39,6 +39,8 @@ def snapshot_path(export: str | Path, epoch: int) -> Path:
 
 def pretrain_command(args: argparse.Namespace) -> int:
     """Pretrain on the MP JSON-lines corpus; write checkpoints; optionally export."""
+    if args.export_every is not None and (args.export_every < 1 or not args.export):
+        raise SystemExit("--export-every K needs K >= 1 and --export PATH (snapshots are named after it)")
     recipe = dict(CPU_RECIPE)
     if args.paper:
         recipe.update(PAPER_SETTINGS)
@@ -85,8 +87,6 @@ def pretrain_command(args: argparse.Namespace) -> int:
         if epoch % args.export_every == 0:
             export(snapshot_path(args.export, epoch), network, history)
 
-    if args.export_every and not args.export:
-        raise SystemExit("--export-every needs --export PATH (snapshots are named after it)")
     history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
                        resume=args.resume, verbose=True, extra={"held_out_formulas": held, "corpus": corpus_info},
                        on_epoch_end=export_snapshot if args.export_every else None)

@@ -2,6 +2,7 @@ import gzip
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from conftest import prototype_structures
@@ -58,6 +59,14 @@ def test_pretrain_checkpoints_resume_and_export(tmp_path):
     for (k, v), (_, w) in zip(exported.stoichiometry.state_dict().items(),
                               snapshot.stoichiometry.state_dict().items()):
         assert torch.allclose(v, w), k
+
+
+def test_export_every_needs_a_positive_step_and_an_export_path(tmp_path):
+    base = ["pretrain", "--data", str(tmp_path / "absent.jsonl.gz"), "--checkpoint", str(tmp_path / "c.ckpt")]
+    with pytest.raises(SystemExit, match="--export-every K needs"):
+        main(base + ["--export-every", "2"])
+    with pytest.raises(SystemExit, match="--export-every K needs"):
+        main(base + ["--export-every", "0", "--export", str(tmp_path / "m.pt")])
 
 
 def test_holdout_split_is_seeded_fraction():
