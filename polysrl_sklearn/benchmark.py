@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -229,6 +230,12 @@ def combine_runs(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
     return latest.sort_values("first_seen", kind="stable").drop(columns="first_seen").reset_index(drop=True)
 
 
+def method_label(method: str) -> str:
+    """Column header of ``method``: a checkpoint path is shown by its file name, without folder or suffix."""
+    path = Path(method)
+    return path.stem if path.suffix in (".pt", ".ckpt") else method
+
+
 def format_table(results: pd.DataFrame, paper: dict[str, float] | None = None,
                  paper_label: str = "paper PolySRL") -> str:
     """Markdown table: tasks as rows, methods as columns, ``mean (std)`` cells, plus the paper's PolySRL.
@@ -249,7 +256,7 @@ def format_table(results: pd.DataFrame, paper: dict[str, float] | None = None,
     table = table.reindex(index=list(dict.fromkeys(results["task"])),
                           columns=list(dict.fromkeys(results["method"]))).fillna("")  # not run: empty cell
     table[paper_label] = [f"{paper[t]:.3f}" if t in paper else "" for t in table.index]
-    header = "| task | " + " | ".join(table.columns) + " |"
+    header = "| task | " + " | ".join(method_label(str(c)) for c in table.columns) + " |"
     lines = [header, "|---" * (len(table.columns) + 1) + "|"]
     lines += ["| " + task + " | " + " | ".join(str(v) for v in row) + " |" for task, row in table.iterrows()]
     return "\n".join(lines)

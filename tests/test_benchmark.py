@@ -68,6 +68,16 @@ def test_table_shows_paper_values_for_wet_lab_and_matbench_rows():
     assert rows["matbench_phonons"].endswith("|  |")  # not in the paper
 
 
+def test_table_heads_a_checkpoint_path_column_by_its_file_name():
+    import pandas as pd
+
+    results = pd.DataFrame({"task": ["band_gap"] * 3, "method": ["polysrl", "/runs/e47/polysrl_e47.pt", "rand_init"],
+                            "mae_mean": [0.46, 0.45, 0.47], "mae_std": [0.02] * 3})
+    header, _, row = format_table(results).splitlines()
+    assert header == "| task | polysrl | polysrl_e47 | rand_init | paper PolySRL |"
+    assert row == "| band_gap | 0.460 (0.020) | 0.450 (0.020) | 0.470 (0.020) | 0.407 |"
+
+
 def test_transfer_learning_script_reprints_saved_table_with_paper_tl_row(tmp_path, monkeypatch, capsys):
     import pandas as pd
 
