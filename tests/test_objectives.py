@@ -55,3 +55,15 @@ def test_shipped_models_load(name):
     assert len(payload["history"]) >= 1
     features = PolySRLFeaturizer(pretrained=name).fit([]).transform(["Fe2O3", "Bi2Te3"])
     assert np.all(np.isfinite(features))
+
+
+def test_shipped_models_share_one_recipe_and_training_length():
+    """The docs compare the shipped encoders as equals: same width, recipe and number of epochs."""
+    from polysrl_sklearn.cli import CPU_RECIPE
+
+    for name, path in SHIPPED_MODELS.items():
+        network, payload = load_checkpoint(path)
+        assert network.config.hidden_dim == CPU_RECIPE["hidden_dim"], name
+        assert len(payload["history"]) == payload["settings"]["epochs"] == CPU_RECIPE["epochs"], name
+        assert payload["settings"]["learning_rate"] == CPU_RECIPE["learning_rate"], name
+        assert payload["settings"]["batch_size"] == CPU_RECIPE["batch_size"], name
