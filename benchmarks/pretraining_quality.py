@@ -59,6 +59,7 @@ def band_gap_check(models: list[str], data_dir: str | None, seeds: list[int]) ->
         maes = representation_maes(method, X, y, seeds, cache)[0]
         print(f"| {label} | {maes.mean():.3f} | {maes.std():.3f} | {maes.mean() / magpie:.3f} |", flush=True)
 
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", nargs="+", default=["default"],
