@@ -28,7 +28,6 @@ stamp() { echo "[$(($(date +%s) - T0)) s] $*"; }
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python3 -c "import torch, torch_geometric; print('torch', torch.__version__, 'pyg', torch_geometric.__version__, 'cuda', torch.cuda.is_available())"
 timeout 200 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py > $WORK/cuda_tests.log 2>&1 &
-tests=$!
 
 MP=$WORK/mp_structures_id_lt2M.jsonl
 python3 - "$MP_SOURCE" "$MP" <<'EOF'

@@ -51,13 +51,15 @@ def band_gap_check(models: list[str], data_dir: str | None, seeds: list[int]) ->
           f"5-fold CV x seeds {seeds}: MAE in eV")
     print("| features | MAE mean | MAE std | vs Magpie |")
     print("|---|---:|---:|---:|")
-    rows = [(f"PolySRL ({model})", model) for model in models]
-    rows += [("random-init encoder", "rand_init"), ("matminer Magpie", "magpie")]
-    cache: dict = {}
-    magpie = representation_maes("magpie", X, y, seeds, cache)[0].mean()
-    for label, method in rows:
-        maes = representation_maes(method, X, y, seeds, cache)[0]
-        print(f"| {label} | {maes.mean():.3f} | {maes.std():.3f} | {maes.mean() / magpie:.3f} |", flush=True)
+    magpie = representation_maes("magpie", X, y, seeds)[0]  # first: every row's ratio needs it
+
+    def print_row(label: str, maes: np.ndarray) -> None:
+        print(f"| {label} | {maes.mean():.3f} | {maes.std():.3f} | {maes.mean() / magpie.mean():.3f} |", flush=True)
+
+    for model in models:
+        print_row(f"PolySRL ({model})", representation_maes(model, X, y, seeds)[0])
+    print_row("random-init encoder", representation_maes("rand_init", X, y, seeds)[0])
+    print_row("matminer Magpie", magpie)
 
 
 def main() -> None:

@@ -231,9 +231,11 @@ def combine_runs(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
 
 
 def method_label(method: str) -> str:
-    """Column header of ``method``: a checkpoint path is shown by its file name, without folder or suffix."""
-    path = Path(method)
-    return path.stem if path.suffix in (".pt", ".ckpt") else method
+    """Column header of ``method``: a checkpoint path is shown by its file name, without folder or
+    suffix (``/runs/m.pt`` -> ``m``, ``/runs/m.pt+TL`` -> ``m+TL``)."""
+    tl = "+TL" if method.endswith("+TL") else ""
+    path = Path(method.removesuffix(tl))
+    return (path.stem if path.suffix in (".pt", ".ckpt") else str(path)) + tl
 
 
 def format_table(results: pd.DataFrame, paper: dict[str, float] | None = None,

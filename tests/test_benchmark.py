@@ -76,6 +76,9 @@ def test_table_heads_a_checkpoint_path_column_by_its_file_name():
     header, _, row = format_table(results).splitlines()
     assert header == "| task | polysrl | polysrl_e47 | rand_init | paper PolySRL |"
     assert row == "| band_gap | 0.460 (0.020) | 0.450 (0.020) | 0.470 (0.020) | 0.407 |"
+    fine_tuned = results.assign(method=results["method"] + "+TL")
+    assert format_table(fine_tuned).splitlines()[0] == (
+        "| task | polysrl+TL | polysrl_e47+TL | rand_init+TL | paper PolySRL |")
 
 
 def test_transfer_learning_script_reprints_saved_table_with_paper_tl_row(tmp_path, monkeypatch, capsys):
