@@ -57,6 +57,25 @@ def test_matbench_fold_on_crabnet_split():
     assert 0 < results.loc[0, "mae_mean"] < 5  # log(meV/atom) scale
 
 
+def test_magpie_rows_computes_each_composition_once():
+    from polysrl_sklearn.benchmark import magpie_rows
+    from polysrl_sklearn.evaluation import MagpieFeatures
+
+    cache: dict = {}
+    rows = magpie_rows(["NaCl", "Fe2O3", "NaCl"], cache)
+    assert sorted(cache) == ["Fe2O3", "NaCl"]
+    np.testing.assert_array_equal(rows, MagpieFeatures().transform(["NaCl", "Fe2O3", "NaCl"]))
+    cache["NaCl"] = np.zeros_like(cache["NaCl"])  # a cached row is reused, not recomputed
+    assert not magpie_rows(["NaCl"], cache).any()
+
+
+def test_unknown_matbench_task_error_lists_the_mp_tasks():
+    import pytest
+
+    with pytest.raises(SystemExit, match="unknown matbench task .*mp_bandgap.*mp_gap"):
+        main(["benchmark", "--tasks", "--matbench", "mp_bandgap"])
+
+
 def test_table_shows_paper_values_for_wet_lab_and_matbench_rows():
     import pandas as pd
 

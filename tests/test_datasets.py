@@ -71,8 +71,14 @@ def test_task_registry_and_mae_scale():
 def test_bad_arguments_raise():
     with pytest.raises(ValueError, match="window"):
         ds.load_estm(temperature=450, data_dir="/nonexistent")
-    with pytest.raises(ValueError, match="unknown matbench task"):
+    with pytest.raises(ValueError, match="no CrabNet folds; use load_matbench"):
         ds.load_matbench_crabnet("mp_gap", 0, data_dir="/nonexistent")
+    with pytest.raises(ValueError, match="unknown matbench task 'mp_bandgap'"):
+        ds.load_matbench("mp_bandgap", 0, data_dir="/nonexistent")
+    with pytest.raises(ValueError, match="unknown Materials Project matbench task"):
+        ds.load_matbench_mp("castelli", data_dir="/nonexistent")
+    with pytest.raises(ValueError, match="fold must be 0 to 4"):
+        ds.matbench_mp_split(100, 5)
 
 
 def test_zt_and_seebeck_helpers():
@@ -210,6 +216,38 @@ def test_matbench_all_folds_of_a_small_task():
         assert not _reduced(folds["train"]["formula"]) & _reduced(folds["test"]["formula"])
         tests.append(_reduced(folds["test"]["formula"]))
     assert all(not a & b for i, a in enumerate(tests) for b in tests[i + 1:])
+
+
+def test_matbench_mp_splits_are_72_8_20_and_partition_the_rows():
+    n = 1003
+    tests = []
+    for fold in range(5):
+        split = ds.matbench_mp_split(n, fold)
+        rows = np.concatenate(list(split.values()))
+        assert np.array_equal(np.sort(rows), np.arange(n))  # each row in exactly one split
+        assert abs(len(split["test"]) / n - 0.2) < 0.01 and abs(len(split["val"]) / n - 0.08) < 0.01
+        tests.append(set(split["test"]))
+    assert set().union(*tests) == set(range(n)) and sum(map(len, tests)) == n
+    assert np.array_equal(ds.matbench_mp_split(n, 2)["val"], ds.matbench_mp_split(n, 2)["val"])
+
+
+@pytest.mark.parametrize("task", ds.MATBENCH_MP_TASKS)
+def test_matbench_mp_tables_group_polymorphs_by_reduced_composition(task):
+    require_shared(f"{ds.MATBENCH_MP_DIR}/{task}.csv")
+    table = ds.load_matbench_mp(task, data_dir=SHARED_DATA)
+    raw = pd.read_csv(SHARED_DATA / ds.MATBENCH_MP_DIR / f"{task}.csv")
+    assert table.attrs["n_source_rows"] == len(raw) == table["n_reports"].sum()
+    assert table["composition"].is_unique and np.isfinite(table["target"]).all()
+    assert len(table) == len(_reduced(raw["formula"].unique()))
+    # every SiO2 entry (Si3O6, Si4O8, ...) is one row; its value follows the documented polymorph rule
+    silica = raw["formula"].str.extract(r"^O(\d+)Si(\d+)$").astype(float)  # the file spells O8Si4
+    polymorphs = raw.loc[silica[0] == 2 * silica[1], "target"]
+    value = table.set_index("composition").loc["SiO2", "target"]
+    expected = polymorphs.min() if task == "mp_e_form" else polymorphs.mean()
+    assert len(polymorphs) > 1 and value == pytest.approx(expected)
+    fold = ds.load_matbench(task, 0, data_dir=SHARED_DATA)
+    assert not set(fold["train"]["composition"]) & set(fold["test"]["composition"])
+    assert sum(map(len, fold.values())) == len(table)
 
 
 def test_mp_polymorph_counts_match_the_corpus_file():
