@@ -111,6 +111,7 @@ def benchmark_command(args: argparse.Namespace) -> int:
     """Run the representation-learning benchmark and print a markdown table."""
     from .benchmark import FEATURIZER_METHODS, MAGPIE, combine_runs, format_table, run_benchmark, run_matbench
     from .datasets import MATBENCH_MP_TASKS, MATBENCH_TASKS, TASKS
+    from .featurizer import SHIPPED_MODELS
 
     if args.table_from:
         results = combine_runs([pd.read_csv(path) for path in args.table_from])
@@ -123,16 +124,19 @@ def benchmark_command(args: argparse.Namespace) -> int:
     bad_matbench = sorted(set(args.matbench or []) - set(MATBENCH_TASKS + MATBENCH_MP_TASKS))
     if bad_matbench:
         raise SystemExit(f"unknown matbench task {bad_matbench}; choose from {list(MATBENCH_TASKS + MATBENCH_MP_TASKS)}")
-    unknown_methods = {m for m in set(methods) - {MAGPIE, *FEATURIZER_METHODS} if not Path(m).is_file()}
+    known = {MAGPIE, *FEATURIZER_METHODS, *SHIPPED_MODELS}
+    unknown_methods = {m for m in set(methods) - known if not Path(m).is_file()}
     unknown = sorted(set(tasks) - set(TASKS)) + sorted(unknown_methods)
     if unknown:
         raise SystemExit(f"unknown task/method {unknown}; tasks: {list(TASKS)}; "
-                         f"methods: {[MAGPIE, *FEATURIZER_METHODS]} or a checkpoint file")
+                         f"methods: {[MAGPIE, *FEATURIZER_METHODS]}, a shipped model name "
+                         f"{list(SHIPPED_MODELS)} or a checkpoint file")
     torch.set_num_threads(args.threads) if args.threads else None
     results = run_benchmark(tasks, methods, args.seeds, args.data_dir, transfer=args.transfer,
                             transfer_epochs=args.transfer_epochs, device=args.device)
     if args.matbench:
-        results = pd.concat([results, run_matbench(args.matbench, methods, data_dir=args.data_dir)],
+        results = pd.concat([results, run_matbench(args.matbench, methods, data_dir=args.data_dir,
+                                                   seeds=args.seeds)],
                             ignore_index=True)
     print(f"\nMAE mean (std) over {len(args.seeds)} seeds x 5 folds; frozen features + MLP head, and "
           "'+TL' = fine-tuned (x10 for formation_enthalpy, metallic, seebeck; zt: MAE of ZT from predicted properties)")

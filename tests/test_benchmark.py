@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from conftest import require_shared
 from polysrl_sklearn.benchmark import format_table, run_benchmark
@@ -52,8 +53,12 @@ def test_matbench_fold_on_crabnet_split():
     require_shared("anthony-wang_CrabNet/matbench_cv/jdft2d/test0.csv")
     from polysrl_sklearn.benchmark import run_matbench
 
-    results = run_matbench(["jdft2d"], ["rand_init"], folds=[0], log=lambda *_: None)
-    assert results.loc[0, "task"] == "matbench_jdft2d"
+    lines: list[str] = []
+    results = run_matbench(["jdft2d"], ["rand_init"], folds=[0], log=lines.append, seeds=[0, 1])
+    assert results.loc[0, "task"] == "matbench_jdft2d" and results.loc[0, "n"] == 2
+    fold_maes = [float(line.split("MAE ")[1].split()[0]) for line in lines if " fold 0 " in line]
+    assert len(fold_maes) == 2 and fold_maes[0] != fold_maes[1]  # the seed reaches the head
+    assert results.loc[0, "mae_mean"] == pytest.approx(np.mean(fold_maes), abs=1e-4)
     assert 0 < results.loc[0, "mae_mean"] < 5  # log(meV/atom) scale
 
 
@@ -67,6 +72,23 @@ def test_magpie_rows_computes_each_composition_once():
     np.testing.assert_array_equal(rows, MagpieFeatures().transform(["NaCl", "Fe2O3", "NaCl"]))
     cache["NaCl"] = np.zeros_like(cache["NaCl"])  # a cached row is reused, not recomputed
     assert not magpie_rows(["NaCl"], cache).any()
+
+
+def test_benchmark_command_accepts_shipped_model_names(monkeypatch):
+    import pandas as pd
+
+    import polysrl_sklearn.benchmark as benchmark
+
+    called = {}
+
+    def fake_run_benchmark(tasks, methods, *args, **kwargs):
+        called["methods"] = methods
+        return pd.DataFrame({"task": ["band_gap"], "method": ["supervised"], "mae_mean": [0.5],
+                             "mae_std": [0.1], "n": [5]})
+
+    monkeypatch.setattr(benchmark, "run_benchmark", fake_run_benchmark)
+    assert main(["benchmark", "--tasks", "band_gap", "--methods", "supervised", "--seeds", "0"]) == 0
+    assert called["methods"] == ["supervised"]
 
 
 def test_unknown_matbench_task_error_lists_the_mp_tasks():
