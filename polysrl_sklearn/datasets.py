@@ -523,7 +523,7 @@ def load_matbench_crabnet(task: str, fold: int, data_dir: str | os.PathLike | No
 
 
 @lru_cache(maxsize=4)
-def _matbench_mp_table(task: str, data_dir: str | None) -> pd.DataFrame:
+def _matbench_mp_table(task: str, data_dir: str) -> pd.DataFrame:
     path = data_path(f"{MATBENCH_MP_DIR}/{task}.csv", data_dir)
     raw = pd.read_csv(path)
     formula = raw["formula"].astype(str).str.strip()
@@ -571,7 +571,7 @@ def load_matbench_mp(task: str, data_dir: str | os.PathLike | None = None) -> pd
     """
     if task not in MATBENCH_MP_TASKS:
         raise ValueError(f"unknown Materials Project matbench task {task!r}; choose from {MATBENCH_MP_TASKS}")
-    table = _matbench_mp_table(task, None if data_dir is None else str(data_dir))
+    table = _matbench_mp_table(task, str(resolve_data_dir(data_dir)))  # cached per resolved folder
     out = table.copy()
     out.attrs = dict(table.attrs)
     return out
