@@ -214,3 +214,17 @@ def test_transfer_learning_fine_tunes_a_checkpoint_given_by_path(small_fitted, t
     maes, predictions = transfer_maes(str(path), formulas, y, seeds=[0], epochs=1, device="cpu")
     assert len(maes) == 5 and np.all(np.isfinite(maes))
     assert predictions[0].shape == y.shape
+
+
+def test_feature_rank_counts_the_directions_features_use():
+    import runpy
+
+    script = Path(__file__).parents[1] / "benchmarks" / "feature_rank.py"
+    spectrum_summary = runpy.run_path(str(script), run_name="feature_rank")["spectrum_summary"]
+    rng = np.random.default_rng(0)
+    isotropic = rng.normal(size=(20_000, 64))
+    rank, top5 = spectrum_summary(isotropic)
+    assert 62 < rank <= 64 and top5 == pytest.approx(5 / 64, abs=0.01)
+    three_directions = rng.normal(size=(20_000, 3)) @ rng.normal(size=(3, 64))
+    rank, top5 = spectrum_summary(np.hstack([three_directions, np.ones((20_000, 1))]))  # + a constant column
+    assert rank < 3.01 and top5 == pytest.approx(1.0)
