@@ -62,17 +62,23 @@ def frozen_featurizer(method: str, hidden_dim: int = 64) -> PolySRLFeaturizer:
                              random_state=0).fit([])
 
 
+def magpie_rows(compositions: Sequence[str], cache: dict[str, np.ndarray]) -> np.ndarray:
+    """Magpie features of ``compositions``, computing only those not yet in ``cache`` (updated)."""
+    missing = list(dict.fromkeys(c for c in compositions if c not in cache))
+    if missing:
+        cache.update(zip(missing, MagpieFeatures().transform(missing)))
+    return np.stack([cache[c] for c in compositions])
+
+
 def representation_maes(method: str, X: Sequence[str], y: np.ndarray, seeds: Sequence[int],
-                        magpie_cache: dict | None = None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """Fold MAEs (unscaled) and out-of-fold predictions of ``method`` on one task."""
+                        magpie_cache: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Fold MAEs (unscaled) and out-of-fold predictions of ``method`` on one task.
+
+    ``magpie_cache`` (composition -> Magpie row, see :func:`magpie_rows`) lets tasks share
+    Magpie features; Magpie is stateless, so computing it once equals computing it per fold.
+    """
     if method == MAGPIE:
-        key = tuple(X)
-        if magpie_cache is not None and key in magpie_cache:
-            features = magpie_cache[key]
-        else:  # Magpie is stateless: computing it once equals computing it per fold
-            features = MagpieFeatures().transform(list(X))
-            if magpie_cache is not None:
-                magpie_cache[key] = features
+        features = magpie_rows(list(X), {} if magpie_cache is None else magpie_cache)
         return repeated_cv_mae(mlp_head, features, y, seeds)
     featurizer = FrozenEstimator(frozen_featurizer(method))
     return repeated_cv_mae(lambda seed: Pipeline([("polysrl", featurizer), ("head", mlp_head(seed))]),
@@ -172,14 +178,6 @@ def run_benchmark(tasks: Sequence[str], methods: Sequence[str], seeds: Sequence[
                 log(f"{task:<20} {label:<18} MAE {rows[-1]['mae_mean']:.3f} ({rows[-1]['mae_std']:.3f})  "
                     f"n={len(y)}  {rows[-1]['seconds']:.0f}s")
     return pd.DataFrame(rows + zt_rows(frames, predictions))
-
-
-def magpie_rows(compositions: Sequence[str], cache: dict[str, np.ndarray]) -> np.ndarray:
-    """Magpie features of ``compositions``, computing only those not yet in ``cache`` (updated)."""
-    missing = list(dict.fromkeys(c for c in compositions if c not in cache))
-    if missing:
-        cache.update(zip(missing, MagpieFeatures().transform(missing)))
-    return np.stack([cache[c] for c in compositions])
 
 
 def matbench_fold_mae(task: str, method: str, fold: int, data_dir: str | None = None, seed: int = 0,

@@ -571,10 +571,8 @@ def load_matbench_mp(task: str, data_dir: str | os.PathLike | None = None) -> pd
     """
     if task not in MATBENCH_MP_TASKS:
         raise ValueError(f"unknown Materials Project matbench task {task!r}; choose from {MATBENCH_MP_TASKS}")
-    table = _matbench_mp_table(task, str(resolve_data_dir(data_dir)))  # cached per resolved folder
-    out = table.copy()
-    out.attrs = dict(table.attrs)
-    return out
+    # cached per resolved folder; the copy (attrs included) keeps callers from editing the cache
+    return _matbench_mp_table(task, str(resolve_data_dir(data_dir))).copy()
 
 
 def matbench_mp_split(n_rows: int, fold: int) -> dict[str, np.ndarray]:

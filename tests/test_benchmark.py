@@ -92,8 +92,6 @@ def test_benchmark_command_accepts_shipped_model_names(monkeypatch):
 
 
 def test_unknown_matbench_task_error_lists_the_mp_tasks():
-    import pytest
-
     with pytest.raises(SystemExit, match="unknown matbench task .*mp_bandgap.*mp_gap"):
         main(["benchmark", "--tasks", "--matbench", "mp_bandgap"])
 
