@@ -18,7 +18,8 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 from .datasets import MAE_SCALE, MATBENCH_MP_TASKS, TASKS, load_matbench, seebeck_from_scaled, thermoelectric_zt
-from .evaluation import HEADS, MagpieFeatures, mlp_head, paper_feature_head, repeated_cv_mae, rf_head
+from .evaluation import (HEADS, PAPER_HEAD_LEARNING_RATES, MagpieFeatures, mlp_head, paper_feature_head,
+                         repeated_cv_mae, rf_head)
 from .featurizer import PolySRLFeaturizer
 from .regressor import PolySRLRegressor
 
@@ -96,13 +97,15 @@ def frozen_model(method: str, head: str, seed: int):
     """The estimator that maps compositions to predictions for an encoder ``method`` under ``head``.
 
     ``paper``: :class:`PolySRLRegressor` with ``finetune=False`` (the encoder's mean vectors,
-    unscaled, into the paper's head). ``mlp`` / ``rf``: the featurizer's output (mean vector and
-    uncertainty column) into that head, with the featurizer frozen by ``FrozenEstimator``.
+    standardised on the training rows, into the paper's head at its fixed learning rate).
+    ``mlp`` / ``rf``: the featurizer's output (mean vector and uncertainty column) into that head,
+    with the featurizer frozen by ``FrozenEstimator``.
     A random-init encoder is seeded by ``seed`` under ``paper`` and by 0 under the other heads.
     """
     check_head(head)
     if head == "paper":
-        return PolySRLRegressor(pretrained=pretrained_for(method), finetune=False, random_state=seed)
+        return PolySRLRegressor(pretrained=pretrained_for(method), finetune=False,
+                                learning_rates=PAPER_HEAD_LEARNING_RATES, random_state=seed)
     return Pipeline([("polysrl", FrozenEstimator(frozen_featurizer(method))), ("head", FEATURE_HEADS[head](seed))])
 
 

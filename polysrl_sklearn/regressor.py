@@ -15,7 +15,7 @@ from torch import nn
 
 from .composition import as_composition_list, parse_composition
 from .featurizer import PolySRLFeaturizer
-from .head import PAPER_LEARNING_RATES, choose_learning_rate, paper_head, train_l1
+from .head import PAPER_LEARNING_RATES, choose_learning_rate, fit_head_on_features, paper_head, train_l1
 from .pretraining import resolve_device
 from .stoichiometry_graph import build_stoichiometry_batch
 
@@ -45,6 +45,16 @@ def mean_vectors(encoder: nn.Module, parsed: list, device: torch.device | str = 
     return torch.cat(out) if out else torch.zeros((0, 0))
 
 
+def _standardiser(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column means and standard deviations of the training features (a constant column keeps scale 1)."""
+    std = features.std(dim=0, unbiased=False)
+    return features.mean(dim=0), torch.where(std > 0, std, torch.ones_like(std))
+
+
+def _apply(scale: tuple[torch.Tensor, torch.Tensor] | None, features: torch.Tensor) -> torch.Tensor:
+    return features if scale is None else (features - scale[0]) / scale[1]
+
+
 class PolySRLRegressor(RegressorMixin, BaseEstimator):
     """A PolySRL encoder with the paper's three-layer MLP head, frozen or fine-tuned.
 
@@ -65,6 +75,12 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
         name, a checkpoint path, or None (random init seeded by ``random_state``).
     finetune : bool, default=True
         Train the encoder with the head (True) or keep it frozen (False).
+    scale_features : bool, default=True
+        With ``finetune=False``: standardise each mean-vector column on the
+        training rows before the head (as is done for Magpie features). The
+        paper does not say whether it did; an untrained encoder's columns have
+        standard deviations near 0.006, on which the head trains poorly (see
+        docs/benchmarks.md). Not used when fine-tuning.
     learning_rates : sequence of float, default=(5e-3, 1e-3, 5e-4, 1e-4)
         Candidates; a single value skips the validation search.
     epochs : int, default=300
@@ -88,18 +104,22 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
         Learning rate -> validation MAE (empty with a single rate).
     encoder_ : StoichiometryEncoder
         Fine-tuned, or (``finetune=False``) bit-identical to the loaded one.
+    feature_scale_ : tuple of Tensor or None
+        Column means and standard deviations of the training mean vectors
+        (``finetune=False, scale_features=True``), else None.
     head_ : torch.nn.Module
     n_features_in_ : int
         Always 1 (one composition column).
     """
 
     def __init__(self, pretrained: str | os.PathLike | None = "default", finetune: bool = True,
-                 learning_rates: Sequence[float] = PAPER_LEARNING_RATES, epochs: int = 300,
+                 scale_features: bool = True, learning_rates: Sequence[float] = PAPER_LEARNING_RATES, epochs: int = 300,
                  batch_size: int = 256, hidden: int = 256, weight_decay: float = 1e-6,
                  validation_fraction: float = 0.2, hidden_dim: int = 64, device: str = "auto",
                  random_state: int | None = None, verbose: bool = False) -> None:
         self.pretrained = pretrained
         self.finetune = finetune
+        self.scale_features = scale_features
         self.learning_rates = learning_rates
         self.epochs = epochs
         self.batch_size = batch_size
@@ -123,15 +143,6 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return paper_head(width, self.hidden)
-
-    def _fit_head(self, features: torch.Tensor, y: np.ndarray, lr: float, seed: int,
-                  device: torch.device) -> nn.Module:
-        """Frozen encoder: train a head on precomputed mean vectors."""
-        on_device = features.to(device)
-        return train_l1(self._new_head(features.shape[1], seed),
-                        lambda rows: on_device[torch.as_tensor(rows, device=device)], y,
-                        learning_rate=lr, epochs=self.epochs, batch_size=self.batch_size,
-                        weight_decay=self.weight_decay, seed=seed, device=device)
 
     def _fit_joint(self, parsed: list, y: np.ndarray, lr: float, seed: int,
                    device: torch.device) -> EncoderWithHead:
@@ -170,42 +181,40 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
         seed = 0 if self.random_state is None else int(self.random_state)
         device = resolve_device(self.device)
         if self.finetune:
-            def fit_predict(train: np.ndarray, valid: np.ndarray, lr: float) -> np.ndarray:
-                model = self._fit_joint([parsed[i] for i in train], y[train], lr, seed, device)
-                return self._predict(model.encoder, model.head, [parsed[i] for i in valid])
+            def fit_predict(train: np.ndarray, valid: np.ndarray, rates: list[float]) -> np.ndarray:
+                models = [self._fit_joint([parsed[i] for i in train], y[train], lr, seed, device) for lr in rates]
+                return np.stack([self._predict(m.encoder, m.head, [parsed[i] for i in valid]) for m in models])
 
             self.best_learning_rate_, self.validation_mae_ = choose_learning_rate(
                 fit_predict, y, self.learning_rates, self.validation_fraction, seed)
             model = self._fit_joint(parsed, y, self.best_learning_rate_, seed, device)
             self.encoder_, self.head_ = model.encoder, model.head
+            self.feature_scale_ = None
         else:
-            encoder = self._load_encoder(seed)
-            features = mean_vectors(encoder, parsed, device)  # once per fit, not per epoch
-
-            def fit_predict(train: np.ndarray, valid: np.ndarray, lr: float) -> np.ndarray:
-                head = self._fit_head(features[train], y[train], lr, seed, device)
-                with torch.no_grad():
-                    return head(features[valid]).reshape(-1).double().numpy()
-
-            self.best_learning_rate_, self.validation_mae_ = choose_learning_rate(
-                fit_predict, y, self.learning_rates, self.validation_fraction, seed)
-            self.encoder_ = encoder
-            self.head_ = self._fit_head(features, y, self.best_learning_rate_, seed, device)
+            self.encoder_ = self._load_encoder(seed)
+            features = mean_vectors(self.encoder_, parsed, device)  # once per fit, not per epoch
+            self.feature_scale_ = _standardiser(features) if self.scale_features else None
+            self.head_, self.best_learning_rate_, self.validation_mae_ = fit_head_on_features(
+                _apply(self.feature_scale_, features), y, learning_rates=self.learning_rates,
+                validation_fraction=self.validation_fraction, hidden=self.hidden, epochs=self.epochs,
+                batch_size=self.batch_size, weight_decay=self.weight_decay, seed=seed, device=device)
         self.n_features_in_ = 1
         return self
 
     @staticmethod
     @torch.no_grad()
-    def _predict(encoder: nn.Module, head: nn.Module, parsed: list) -> np.ndarray:
+    def _predict(encoder: nn.Module, head: nn.Module, parsed: list,
+                 scale: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
         if not parsed:
             return np.zeros(0)
-        return head(mean_vectors(encoder, parsed)).reshape(-1).double().numpy()
+        return head(_apply(scale, mean_vectors(encoder, parsed))).reshape(-1).double().numpy()
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets of compositions ``X``."""
         check_is_fitted(self, "head_")
         items = as_composition_list(X)
-        return self._predict(self.encoder_, self.head_, [parse_composition(it, i) for i, it in enumerate(items)])
+        return self._predict(self.encoder_, self.head_, [parse_composition(it, i) for i, it in enumerate(items)],
+                             self.feature_scale_)
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()

@@ -239,7 +239,7 @@ def test_head_choice_reaches_the_right_estimator():
 
     paper = frozen_model("rand_init", "paper", seed=2)
     assert isinstance(paper, PolySRLRegressor) and paper.finetune is False
-    assert paper.pretrained is None and paper.random_state == 2
+    assert paper.pretrained is None and paper.random_state == 2 and paper.learning_rates == (1e-3,)
     assert frozen_model("polysrl", "paper", 0).pretrained == "default"
     rf = frozen_model("polysrl", "rf", seed=1).steps[-1][1]
     assert isinstance(rf, RandomForestRegressor) and rf.n_estimators == 500 and rf.random_state == 1
