@@ -17,6 +17,7 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 from .datasets import MAE_SCALE, MATBENCH_MP_TASKS, TASKS, load_matbench, seebeck_from_scaled, thermoelectric_zt
+from .datasets.paper import PAPER_POLYSRL, PAPER_POLYSRL_TL  # noqa: F401 - re-exported, used by format_table
 from .evaluation import MagpieFeatures, mlp_head, repeated_cv_mae
 from .featurizer import PolySRLFeaturizer
 from .regressor import PolySRLRegressor
@@ -31,24 +32,6 @@ FEATURIZER_METHODS: dict[str, str | None] = {
     "polysrl": "default",
 }
 MAGPIE = "magpie"
-
-#: The paper's PolySRL row (representation learning), in the reported units: Table 1 for the
-#: wet-lab tasks, Table 6 for Matbench (phonons is not in the paper).
-PAPER_POLYSRL = {"band_gap": 0.407, "formation_enthalpy": 0.592, "metallic": 0.194,
-                 "estm300_ec": 0.912, "estm300_tc": 0.197, "estm300_seebeck": 0.388,
-                 "estm600_ec": 0.665, "estm600_tc": 0.189, "estm600_seebeck": 0.412,
-                 # Table 6 (Matbench, representation learning). The paper does not state the
-                 # target transform per task; its dielectric and bulk-modulus values are on a
-                 # visibly different scale from the natural-log / log10 targets used here.
-                 "matbench_castelli": 0.132, "matbench_dielectric": 0.394,
-                 "matbench_elasticity_log10(G_VRH)": 0.107, "matbench_elasticity_log10(K_VRH)": 0.837,
-                 "matbench_jdft2d": 0.378, "matbench_mp_gap": 0.328, "matbench_mp_e_form": 0.112}
-
-#: The paper's Table 2 PolySRL row (transfer learning: encoder fine-tuned with the head).
-PAPER_POLYSRL_TL = {"band_gap": 0.386, "formation_enthalpy": 0.576, "metallic": 0.191,
-                    "estm300_ec": 0.822, "estm300_tc": 0.189, "estm300_seebeck": 0.386,
-                    "estm600_ec": 0.626, "estm600_tc": 0.195, "estm600_seebeck": 0.390}
-
 
 def pretrained_for(method: str) -> str | None:
     """The ``pretrained`` value of ``method``: a :data:`FEATURIZER_METHODS` name, or else the

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from pymatgen.core import Lattice, Structure
 
-SHARED_DATA = Path(os.environ.get("POLYSRL_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+from polysrl_sklearn.datasets import resolve_data_dir
+
+SHARED_DATA = resolve_data_dir()
 
 
 FCC = [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]

@@ -38,7 +38,7 @@ def test_env_var_is_used_when_no_data_dir(tmp_path, monkeypatch):
 
 def test_default_data_dir_is_next_to_repository(monkeypatch):
     monkeypatch.delenv("POLYSRL_DATA_DIR", raising=False)
-    repo = Path(ds.__file__).resolve().parents[1]
+    repo = Path(ds.__file__).resolve().parents[2]
     assert ds.resolve_data_dir() == repo.parent / "shared" / "data"
 
 
@@ -256,3 +256,33 @@ def test_mp_polymorph_counts_match_the_corpus_file():
     assert counts.sum() == 144_861  # every structure of mp_structures_id_lt2M.jsonl.gz, before graph checks
     assert counts["SiO2"] >= 2 and (counts >= 2).sum() < len(counts)
     assert counts["NaN"] == 3  # sodium nitride, not a missing value
+
+
+# --------------------------------------------------------------------------
+# task table and the paper's numbers
+# --------------------------------------------------------------------------
+def test_task_table_matches_tasks_and_scales():
+    assert list(ds.TASK_TABLE) == list(ds.TASKS) == list(ds.MAE_SCALE)
+    for name, task in ds.TASK_TABLE.items():
+        assert task.name == name and task.mae_scale == ds.MAE_SCALE[name]
+        assert task.file and task.reference and task.unit and task.expected_rows > 0
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", list(ds.TASK_TABLE))
+def test_task_table_expected_rows(name):
+    task = ds.TASK_TABLE[name]
+    require_shared(task.file)
+    assert len(task.loader(data_dir=SHARED_DATA)) == task.expected_rows
+
+
+def test_paper_tables_are_complete():
+    from polysrl_sklearn.datasets import paper
+
+    for table, columns in ((paper.TABLE1, paper.WET_LAB_TASKS + ("zt300", "zt600")),
+                           (paper.TABLE2, paper.WET_LAB_TASKS), (paper.TABLE6, paper.TABLE6_TASKS)):
+        assert {"rand_init", "polysrl"} <= set(table)
+        for row in table.values():
+            assert tuple(row) == columns
+            assert all(0 < mean < 2 and 0 < std < mean for mean, std in row.values())
+    assert paper.PAPER_POLYSRL["band_gap"] == paper.TABLE1["polysrl"]["band_gap"][0]
