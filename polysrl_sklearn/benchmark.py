@@ -21,16 +21,11 @@ from .datasets.paper import PAPER_POLYSRL, PAPER_POLYSRL_TL  # noqa: F401 - re-e
 from .evaluation import MagpieFeatures, mlp_head, repeated_cv_mae
 from .featurizer import PolySRLFeaturizer
 from .regressor import PolySRLRegressor
+from .shipped import RANDOM_INIT, SHIPPED
 
-#: Method name -> ``pretrained`` argument of PolySRLFeaturizer (None = random init).
-FEATURIZER_METHODS: dict[str, str | None] = {
-    "rand_init": None,
-    "graphcl": "graphcl",
-    "mp_band_gap": "supervised",
-    "infomax": "infomax",
-    "polysrl_nosample": "polysrl_nosample",
-    "polysrl": "default",
-}
+#: Method name -> ``pretrained`` argument of PolySRLFeaturizer (None = random init): the
+#: canonical names of :mod:`polysrl_sklearn.shipped`.
+FEATURIZER_METHODS: dict[str, str | None] = {RANDOM_INIT: None, **{name: name for name in SHIPPED}}
 MAGPIE = "magpie"
 
 def pretrained_for(method: str) -> str | None:

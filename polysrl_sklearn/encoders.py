@@ -18,6 +18,7 @@ from torch_geometric.nn.pool import global_add_pool, global_mean_pool
 from torch_geometric.utils import scatter
 
 from .crystal_graph import CrystalBatch
+from .recipes import DEFAULTS
 from .stoichiometry_graph import StoichiometryBatch
 
 
@@ -63,8 +64,8 @@ class StructureEncoder(nn.Module):
         crystal vector independent of the unit-cell multiplicity.
     """
 
-    def __init__(self, hidden: int, num_layers: int = 3, cutoff: float = 5.0,
-                 num_gaussians: int = 40, pooling: str = "sum") -> None:
+    def __init__(self, hidden: int, num_layers: int = DEFAULTS.structure_layers, cutoff: float = DEFAULTS.cutoff,
+                 num_gaussians: int = DEFAULTS.num_gaussians, pooling: str = DEFAULTS.structure_pooling) -> None:
         super().__init__()
         if pooling not in ("sum", "mean"):
             raise ValueError(f"pooling must be 'sum' or 'mean', got {pooling!r}")
@@ -107,8 +108,8 @@ class StoichiometryEncoder(nn.Module):
         reach zero.
     """
 
-    def __init__(self, element_features: torch.Tensor, hidden: int, num_layers: int = 3,
-                 set2set_steps: int = 2,
+    def __init__(self, element_features: torch.Tensor, hidden: int,
+                 num_layers: int = DEFAULTS.stoichiometry_layers, set2set_steps: int = DEFAULTS.set2set_steps,
                  log_variance_bounds: tuple[float, float] = (-10.0, 3.0)) -> None:
         super().__init__()
         self.register_buffer("element_features", element_features.float())

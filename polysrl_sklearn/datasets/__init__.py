@@ -62,17 +62,39 @@ Examples
 'eV'
 """
 
-from ._base import DATA_DIR_ENV, GroupBy, canonical_formula, data_path, resolve_data_dir
-from .band_gap import BAND_GAP_FILE, BAND_GAP_REFERENCE_FILE, check_band_gap_against_reference, load_band_gap
-from .estm import (ESTM_FILE, ESTM_TARGETS, ESTM_WINDOWS, EstmTarget, load_estm, seebeck_from_scaled,
-                   thermoelectric_zt)
-from .formation_enthalpy import FORMATION_ENTHALPY_FILE, load_formation_enthalpy
-from .matbench import MATBENCH_DIR, MATBENCH_LOG_TASKS, MATBENCH_TASKS, load_matbench, load_matbench_crabnet
-from .matbench_mp import MATBENCH_MP_DIR, MATBENCH_MP_FOLD_SEED, MATBENCH_MP_TASKS, load_matbench_mp, matbench_mp_split
-from .metallic_glass import METALLIC_FILE, load_metallic
-from .mp_corpus import MP_INDEX_FILE, MP_STRUCTURES_FILE_NAME, mp_polymorph_counts
-from .paper import MAE_SCALE
-from .tasks import TASK_TABLE, TASKS, Task
+from importlib import import_module
+from typing import Any
+
+# Name -> submodule. Imported on first use, so that importing one submodule (``paper``, which
+# the recipes read) does not import pandas and every loader.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(["DATA_DIR_ENV", "GroupBy", "canonical_formula", "data_path", "resolve_data_dir"], "_base"),
+    **dict.fromkeys(["BAND_GAP_FILE", "BAND_GAP_REFERENCE_FILE", "check_band_gap_against_reference",
+                     "load_band_gap"], "band_gap"),
+    **dict.fromkeys(["ESTM_FILE", "ESTM_TARGETS", "ESTM_WINDOWS", "EstmTarget", "load_estm", "seebeck_from_scaled",
+                     "thermoelectric_zt"], "estm"),
+    **dict.fromkeys(["FORMATION_ENTHALPY_FILE", "load_formation_enthalpy"], "formation_enthalpy"),
+    **dict.fromkeys(["MATBENCH_DIR", "MATBENCH_LOG_TASKS", "MATBENCH_TASKS", "load_matbench",
+                     "load_matbench_crabnet"], "matbench"),
+    **dict.fromkeys(["MATBENCH_MP_DIR", "MATBENCH_MP_FOLD_SEED", "MATBENCH_MP_TASKS", "load_matbench_mp",
+                     "matbench_mp_split"], "matbench_mp"),
+    **dict.fromkeys(["METALLIC_FILE", "load_metallic"], "metallic_glass"),
+    **dict.fromkeys(["MP_INDEX_FILE", "MP_STRUCTURES_FILE_NAME", "mp_polymorph_counts"], "mp_corpus"),
+    "MAE_SCALE": "paper",
+    **dict.fromkeys(["TASK_TABLE", "TASKS", "Task"], "tasks"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its submodule on first use."""
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __all__ = [
     "BAND_GAP_FILE", "BAND_GAP_REFERENCE_FILE", "DATA_DIR_ENV", "ESTM_FILE", "ESTM_TARGETS", "ESTM_WINDOWS",
