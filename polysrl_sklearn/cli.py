@@ -13,8 +13,8 @@ import pandas as pd
 import torch
 
 from .corpus import MP_STRUCTURES_ENV, corpus_from_mp_jsonl, corpus_from_property_table
-from .objectives import OBJECTIVES, get_objective
 from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
+from .objectives import OBJECTIVES, get_objective
 from .pretraining import TrainingSettings, pretrain
 from .recipes import DEFAULT_RECIPE, RECIPES, get_recipe
 

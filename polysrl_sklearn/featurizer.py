@@ -15,8 +15,8 @@ from sklearn.utils.validation import check_is_fitted
 from .composition import as_composition_list, parse_composition
 from .corpus import corpus_from_property_table, corpus_from_structures
 from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
-from .pretraining import TrainingSettings, pretrain, resolve_device
 from .objectives import get_objective
+from .pretraining import TrainingSettings, pretrain, resolve_device
 from .recipes import DEFAULTS, RECIPES, get_recipe
 from .shipped import DEFAULT_CHECKPOINT, RANDOM_INIT, SHIPPED_MODELS, resolve_pretrained  # noqa: F401 - re-exported
 from .stoichiometry_graph import build_stoichiometry_batch

@@ -72,6 +72,17 @@ class PolySRLNetwork(nn.Module):
         if objective.pretrains_from == "targets":
             self.property_head = nn.Linear(config.hidden_dim, 1)
 
+    def reset_parameters(self) -> None:
+        """Draw new weights for every part (uses the torch RNG; construction does not call it)."""
+        self.stoichiometry.reset_parameters()
+        self.structure.reset_parameters()
+        self.loss.reset_parameters()
+        if hasattr(self, "property_head"):
+            self.property_head.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"objective={self.config.objective!r}"
+
 
 def save_checkpoint(path: str | os.PathLike, network: PolySRLNetwork, *, full: bool = False,
                     extra: dict | None = None) -> None:

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require_shared
+
 from polysrl_sklearn.benchmark import format_table, run_benchmark
 from polysrl_sklearn.cli import main
 
@@ -155,10 +155,10 @@ def test_frozen_featurizer_takes_a_method_name_or_a_pretrained_value():
 
 
 def test_pooling_seed_runs_gives_the_mean_and_std_over_all_folds():
+    import runpy
+
     import pandas as pd
     import pytest
-
-    import runpy
 
     pool_runs = runpy.run_path(str(TRANSFER_SCRIPT))["pool_runs"]
     folds = {0: np.array([0.5, 0.7, 0.6, 0.9, 0.4]), 1: np.array([0.8, 0.3, 0.6, 0.65, 0.75])}

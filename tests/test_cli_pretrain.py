@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import prototype_structures
+
 from polysrl_sklearn.cli import main, split_holdout
 from polysrl_sklearn.corpus import corpus_from_mp_jsonl
 from polysrl_sklearn.network import load_checkpoint

@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
 from conftest import require_shared
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -1,4 +1,4 @@
-"""Golden test: the shipped model's features on fixed formulas, bit for bit.
+"""Golden tests: the shipped model's features on fixed formulas, and seeded pretraining, bit for bit.
 
 The expected values were written by the code as it stood before the recipe /
 registry / datasets refactor (issue 18); any change to them is a behaviour
@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from polysrl_sklearn import PolySRLFeaturizer
 
@@ -25,3 +26,28 @@ def test_shipped_model_features_are_bit_identical():
     assert features.shape == tuple(golden["shape"])
     np.testing.assert_array_equal(features, expected)
     assert hashlib.sha256(np.ascontiguousarray(features).tobytes()).hexdigest() == golden["sha256_float32"]
+
+
+GOLDEN_PRETRAINING = Path(__file__).parent / "data" / "golden_pretraining.json"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objective", ["polysrl", "polysrl_nosample", "infomax", "graphcl", "supervised",
+                                       "random_init"])
+def test_seeded_pretraining_and_random_init_are_bit_identical(structures, objective):
+    """Seeded pretraining (2 epochs on the prototypes) and the seeded random-init encoder give the
+    features recorded before the refactor: the registry, the recipes and the encoders' new methods
+    draw nothing extra from the RNG."""
+    expected = json.loads(GOLDEN_PRETRAINING.read_text())[objective]
+    X = [s.composition.reduced_formula for s in structures]
+    if objective == "random_init":
+        featurizer = PolySRLFeaturizer(pretrained=None, random_state=0, device="cpu").fit([])
+    else:
+        featurizer = PolySRLFeaturizer(pretrained=None, objective=objective, hidden_dim=8, epochs=2, batch_size=8,
+                                       random_state=0, n_jobs=1, device="cpu")
+        if objective == "supervised":
+            featurizer.fit(X, pretraining_targets=np.linspace(0, 1, len(X)))
+        else:
+            featurizer.fit(X, structures=structures)
+    features = featurizer.transform(X).astype(np.float32)
+    assert hashlib.sha256(features.tobytes()).hexdigest() == expected

@@ -5,8 +5,7 @@ import torch
 from polysrl_sklearn import SHIPPED_MODELS, PolySRLFeaturizer
 from polysrl_sklearn.composition import parse_composition
 from polysrl_sklearn.network import load_checkpoint
-from polysrl_sklearn.objectives import (OBJECTIVES, SoftContrastiveLoss, augment, get_objective, infomax_loss,
-                                        nt_xent)
+from polysrl_sklearn.objectives import OBJECTIVES, SoftContrastiveLoss, augment, get_objective, infomax_loss, nt_xent
 from polysrl_sklearn.shipped import SHIPPED, canonical_model_name
 
 
