@@ -20,6 +20,8 @@ def run_transfer_script(monkeypatch, capsys, *args: str) -> list[str]:
     return capsys.readouterr().out.splitlines()
 
 
+@pytest.mark.data
+@pytest.mark.slow
 def test_benchmark_rows_zt_and_table():
     require_shared("KRICT-DATA_SIMD/estm.xlsx")
     tasks = ["estm600_ec", "estm600_tc", "estm600_seebeck"]
@@ -34,6 +36,7 @@ def test_benchmark_rows_zt_and_table():
     assert "| estm600_ec |" in table and "paper PolySRL" in table
 
 
+@pytest.mark.data
 def test_transfer_only_benchmark_has_only_fine_tuned_rows():
     require_shared("KRICT-DATA_SIMD/estm.xlsx")
     results = run_benchmark(["estm600_ec"], ["rand_init"], seeds=[0], log=lambda *_: None, transfer=True,
@@ -49,6 +52,8 @@ def test_benchmark_command_rejects_unknown_names(capsys):
         main(["benchmark", "--tasks", "not_a_task"])
 
 
+@pytest.mark.data
+@pytest.mark.slow
 def test_matbench_fold_on_crabnet_split():
     require_shared("anthony-wang_CrabNet/matbench_cv/jdft2d/test0.csv")
     from polysrl_sklearn.benchmark import run_matbench
