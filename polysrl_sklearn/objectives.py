@@ -4,15 +4,15 @@ Every objective trains the same stoichiometry encoder; they differ in what the
 encoder is matched against. :data:`OBJECTIVES` is the one registry of them;
 the featurizer, the ``polysrl`` command and the benchmark read it.
 
-=====================  ======================  =============================================
-name                   loss class              trains on
-=====================  ======================  =============================================
-``polysrl``            :class:`SoftContrastiveLoss`  composition-structure pairs (J samples)
-``polysrl_nosample``   :class:`SoftContrastiveLoss`  the same, the mean only (ablation, J=0)
-``infomax``            :class:`InfoMaxLoss`      composition-structure pairs (NT-Xent)
-``graphcl``            :class:`GraphCLLoss`      compositions only (two augmented views)
-``supervised``         :class:`SupervisedLoss`   a DFT property per composition (L1)
-=====================  ======================  =============================================
+* ``polysrl`` -- :class:`SoftContrastiveLoss` on composition-structure pairs, J samples
+  from each Gaussian, plus beta * KL.
+* ``polysrl_nosample`` -- the same loss on the mean only (ablation, J=0).
+* ``infomax`` -- :class:`InfoMaxLoss`, 3D-Infomax style NT-Xent between the stoichiometry
+  mean and the crystal vectors (positives: the formula's own polymorphs).
+* ``graphcl`` -- :class:`GraphCLLoss`, NT-Xent between two random augmentations of each
+  stoichiometry graph (element dropping, fraction jitter); no structures.
+* ``supervised`` -- :class:`SupervisedLoss`, L1 regression of a DFT property (e.g. the MP
+  band gap) from the stoichiometry mean.
 
 Soft contrastive loss
 ---------------------

@@ -2,19 +2,15 @@
 
 One module per data source, as in :mod:`sklearn.datasets`:
 
-=============================================  ==========================================
-module                                         data
-=============================================  ==========================================
-:mod:`~polysrl_sklearn.datasets.band_gap`       experimental band gaps (Zhuo et al. 2018)
-:mod:`~polysrl_sklearn.datasets.formation_enthalpy`  experimental formation enthalpies (Kim et al. 2017)
-:mod:`~polysrl_sklearn.datasets.metallic_glass`  metallic-glass Trg (Morgan 2018)
-:mod:`~polysrl_sklearn.datasets.estm`           ESTM thermoelectrics, 300 K and 600 K (Na & Chang 2022)
-:mod:`~polysrl_sklearn.datasets.matbench`       Matbench on CrabNet's folds, and :func:`load_matbench`
-:mod:`~polysrl_sklearn.datasets.matbench_mp`    Matbench MP band gap / formation energy
-:mod:`~polysrl_sklearn.datasets.mp_corpus`      index of the MP pretraining structures
-:mod:`~polysrl_sklearn.datasets.tasks`          the task table (:data:`TASK_TABLE`, :data:`TASKS`)
-:mod:`~polysrl_sklearn.datasets.paper`          every number quoted from the paper
-=============================================  ==========================================
+* :mod:`~polysrl_sklearn.datasets.band_gap` -- experimental band gaps (Zhuo et al. 2018)
+* :mod:`~polysrl_sklearn.datasets.formation_enthalpy` -- experimental formation enthalpies (Kim et al. 2017)
+* :mod:`~polysrl_sklearn.datasets.metallic_glass` -- metallic-glass reduced glass-transition temperature (Morgan 2018)
+* :mod:`~polysrl_sklearn.datasets.estm` -- ESTM thermoelectrics at 300 K and 600 K (Na & Chang 2022)
+* :mod:`~polysrl_sklearn.datasets.matbench` -- Matbench on CrabNet's folds, and :func:`load_matbench` for all
+* :mod:`~polysrl_sklearn.datasets.matbench_mp` -- Matbench MP band gap and formation energy
+* :mod:`~polysrl_sklearn.datasets.mp_corpus` -- index of the MP structures of the pretraining corpus
+* :mod:`~polysrl_sklearn.datasets.tasks` -- the task table (``TASK_TABLE``, ``TASKS``)
+* :mod:`~polysrl_sklearn.datasets.paper` -- every number quoted from the paper
 
 Every loader returns a :class:`pandas.DataFrame` with at least
 
