@@ -28,6 +28,7 @@ from .shipped import RANDOM_INIT, SHIPPED
 FEATURIZER_METHODS: dict[str, str | None] = {RANDOM_INIT: None, **{name: name for name in SHIPPED}}
 MAGPIE = "magpie"
 
+
 def pretrained_for(method: str) -> str | None:
     """The ``pretrained`` value of ``method``: a :data:`FEATURIZER_METHODS` name, or else the
     method itself taken as a ``pretrained`` value (a shipped model name or a checkpoint path)."""
