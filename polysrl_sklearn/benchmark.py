@@ -18,49 +18,16 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 from .datasets import MAE_SCALE, MATBENCH_MP_TASKS, TASKS, load_matbench, seebeck_from_scaled, thermoelectric_zt
-from .evaluation import (HEADS, PAPER_HEAD_LEARNING_RATES, MagpieFeatures, mlp_head, paper_feature_head,
-                         repeated_cv_mae, rf_head)
+from .datasets.paper import PAPER_POLYSRL, PAPER_POLYSRL_TL, PAPER_RAND_INIT  # noqa: F401 - re-exported
+from .evaluation import HEADS, PAPER_HEAD_LEARNING_RATES, MagpieFeatures, mlp_head, paper_feature_head, repeated_cv_mae, rf_head
 from .featurizer import PolySRLFeaturizer
 from .regressor import PolySRLRegressor
+from .shipped import RANDOM_INIT, SHIPPED
 
-#: Method name -> ``pretrained`` argument of PolySRLFeaturizer (None = random init).
-FEATURIZER_METHODS: dict[str, str | None] = {
-    "rand_init": None,
-    "graphcl": "graphcl",
-    "mp_band_gap": "supervised",
-    "infomax": "infomax",
-    "polysrl_nosample": "polysrl_nosample",
-    "polysrl": "default",
-}
+#: Method name -> ``pretrained`` argument of PolySRLFeaturizer (None = random init): the
+#: canonical names of :mod:`polysrl_sklearn.shipped`.
+FEATURIZER_METHODS: dict[str, str | None] = {RANDOM_INIT: None, **{name: name for name in SHIPPED}}
 MAGPIE = "magpie"
-
-#: The paper's PolySRL row (representation learning), in the reported units: Table 1 for the
-#: wet-lab tasks, Table 6 for Matbench (phonons is not in the paper).
-PAPER_POLYSRL = {"band_gap": 0.407, "formation_enthalpy": 0.592, "metallic": 0.194,
-                 "estm300_ec": 0.912, "estm300_tc": 0.197, "estm300_seebeck": 0.388,
-                 "estm600_ec": 0.665, "estm600_tc": 0.189, "estm600_seebeck": 0.412,
-                 # Table 6 (Matbench, representation learning). The paper does not state the
-                 # target transform per task; its dielectric and bulk-modulus values are on a
-                 # visibly different scale from the natural-log / log10 targets used here.
-                 "matbench_castelli": 0.132, "matbench_dielectric": 0.394,
-                 "matbench_elasticity_log10(G_VRH)": 0.107, "matbench_elasticity_log10(K_VRH)": 0.837,
-                 "matbench_jdft2d": 0.378, "matbench_mp_gap": 0.328, "matbench_mp_e_form": 0.112}
-
-#: The paper's Table 1 "Rand init." row (an untrained encoder, frozen; representation learning) and the
-#: fold standard deviations printed under it, in the reported units.
-PAPER_RAND_INIT = {"band_gap": 0.439, "formation_enthalpy": 0.671, "metallic": 0.211,
-                   "estm300_ec": 1.029, "estm300_tc": 0.225, "estm300_seebeck": 0.451,
-                   "estm600_ec": 0.714, "estm600_tc": 0.218, "estm600_seebeck": 0.437,
-                   "zt300": 0.099, "zt600": 0.261}
-PAPER_RAND_INIT_STD = {"band_gap": 0.014, "formation_enthalpy": 0.066, "metallic": 0.023,
-                       "estm300_ec": 0.119, "estm300_tc": 0.030, "estm300_seebeck": 0.031,
-                       "estm600_ec": 0.113, "estm600_tc": 0.024, "estm600_seebeck": 0.087,
-                       "zt300": 0.017, "zt600": 0.160}
-
-#: The paper's Table 2 PolySRL row (transfer learning: encoder fine-tuned with the head).
-PAPER_POLYSRL_TL = {"band_gap": 0.386, "formation_enthalpy": 0.576, "metallic": 0.191,
-                    "estm300_ec": 0.822, "estm300_tc": 0.189, "estm300_seebeck": 0.386,
-                    "estm600_ec": 0.626, "estm600_tc": 0.195, "estm600_seebeck": 0.390}
 
 
 def pretrained_for(method: str) -> str | None:

@@ -14,14 +14,10 @@ import torch
 
 from .corpus import MP_STRUCTURES_ENV, corpus_from_mp_jsonl, corpus_from_property_table
 from .evaluation import HEADS
-from .objectives import OBJECTIVES
-from .featurizer import PAPER_SETTINGS
 from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
+from .objectives import OBJECTIVES, get_objective
 from .pretraining import TrainingSettings, pretrain
-
-#: Recipe of the shipped CPU model (see docs/pretraining.md).
-CPU_RECIPE = {"hidden_dim": 64, "epochs": 22, "batch_size": 256, "learning_rate": 1e-3,
-              "structure_pooling": "mean"}
+from .recipes import DEFAULT_RECIPE, RECIPES, get_recipe
 
 
 def split_holdout(formulas: list[str], fraction: float, seed: int) -> np.ndarray:
@@ -42,22 +38,20 @@ def pretrain_command(args: argparse.Namespace) -> int:
     """Pretrain on the MP JSON-lines corpus; write checkpoints; optionally export."""
     if args.export_every is not None and (args.export_every < 1 or not args.export):
         raise SystemExit("--export-every K needs K >= 1 and --export PATH (snapshots are named after it)")
-    recipe = dict(CPU_RECIPE)
-    if args.paper:
-        recipe.update(PAPER_SETTINGS)
-    for key in ("hidden_dim", "epochs", "batch_size", "learning_rate"):
-        if getattr(args, key) is not None:
-            recipe[key] = getattr(args, key)
+    overrides = {key: getattr(args, key) for key in ("hidden_dim", "epochs", "batch_size", "learning_rate",
+                                                      "cutoff", "max_neighbors", "max_polymorphs")
+                 if getattr(args, key) is not None}
+    recipe = get_recipe(args.recipe).replace(**overrides)
     torch.set_num_threads(args.threads) if args.threads else None
     started = time.time()
-    if args.objective == "supervised":
+    if get_objective(args.objective).pretrains_from == "targets":
         if not args.property_table:
             raise SystemExit("--objective supervised needs --property-table CSV (e.g. mp-non-metals.csv)")
         table = pd.read_csv(args.property_table, nrows=args.limit)
         corpus = corpus_from_property_table(table[args.composition_column].tolist(),
                                             table[args.target_column].to_numpy())
     else:
-        corpus = corpus_from_mp_jsonl(args.data, args.limit, args.cutoff, args.max_neighbors, args.n_jobs,
+        corpus = corpus_from_mp_jsonl(args.data, args.limit, recipe.cutoff, recipe.max_neighbors, args.n_jobs,
                                       args.cache_dir, verbose=True)
     held_out = split_holdout(corpus.formulas, args.holdout, args.seed)
     train_corpus = corpus.subset_formulas(~held_out)
@@ -66,15 +60,10 @@ def pretrain_command(args: argparse.Namespace) -> int:
           f"({int((corpus.polymorph_counts >= 2).sum())} polymorphic); dropped "
           f"{ {k: len(v) for k, v in corpus.dropped.items()} }; held out {int(held_out.sum())} formulas; "
           f"graphs ready in {graph_seconds:.0f} s", flush=True)
-    config = ModelConfig(hidden_dim=recipe["hidden_dim"], structure_pooling=recipe["structure_pooling"],
-                         cutoff=args.cutoff, max_neighbors=args.max_neighbors,
-                         n_samples=recipe.get("n_samples", 8), beta=recipe.get("beta", 1e-8),
-                         objective=args.objective)
+    config = ModelConfig(**recipe.architecture(), objective=args.objective)
     torch.manual_seed(args.seed)
     network = PolySRLNetwork(config)
-    settings = TrainingSettings(epochs=recipe["epochs"], batch_size=recipe["batch_size"],
-                                learning_rate=recipe["learning_rate"], grad_clip=2.0,
-                                max_polymorphs=args.max_polymorphs, seed=args.seed)
+    settings = TrainingSettings(**recipe.training(), seed=args.seed)
     held = [f for f, h in zip(corpus.formulas, held_out) if h]
     corpus_info = {"file": Path(args.property_table or args.data or "").name, "structures": len(corpus.names),
                    "formulas": len(corpus.formulas), "dropped": corpus.dropped}
@@ -110,8 +99,16 @@ def export_command(args: argparse.Namespace) -> int:
 
 def benchmark_command(args: argparse.Namespace) -> int:
     """Run the representation-learning benchmark and print a markdown table."""
-    from .benchmark import (FEATURIZER_METHODS, MAGPIE, PAPER_RAND_INIT, combine_runs, format_table, run_benchmark,
-                            run_matbench, with_heads)
+    from .benchmark import (
+        FEATURIZER_METHODS,
+        MAGPIE,
+        PAPER_RAND_INIT,
+        combine_runs,
+        format_table,
+        run_benchmark,
+        run_matbench,
+        with_heads,
+    )
     from .datasets import MATBENCH_MP_TASKS, MATBENCH_TASKS, TASKS
     from .featurizer import SHIPPED_MODELS
 
@@ -167,9 +164,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", default=None, help="write the small stoichiometry-only model here")
     p.add_argument("--export-every", type=int, default=None, metavar="K",
                    help="also export a snapshot every K epochs, next to --export (model.pt -> model_e12.pt)")
-    p.add_argument("--paper", action="store_true",
-                   help="the paper's full settings (F=200, 100 epochs, lr 5e-5, sum pooling); use a GPU")
-    p.add_argument("--objective", default="polysrl", choices=OBJECTIVES)
+    p.add_argument("--recipe", default=DEFAULT_RECIPE, choices=list(RECIPES),
+                   help="architecture and optimisation settings: "
+                        + "; ".join(f"{name}: {recipe.description}" for name, recipe in RECIPES.items())
+                        + f" (default: {DEFAULT_RECIPE})")
+    p.add_argument("--paper", dest="recipe", action="store_const", const="paper",
+                   help="alias of --recipe paper")
+    p.add_argument("--objective", default="polysrl", choices=list(OBJECTIVES))
     p.add_argument("--property-table", default=None,
                    help="CSV of compositions and a DFT property, for --objective supervised")
     p.add_argument("--composition-column", default="composition")
@@ -178,9 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--learning-rate", type=float, default=None)
-    p.add_argument("--max-polymorphs", type=int, default=4)
-    p.add_argument("--cutoff", type=float, default=6.0)
-    p.add_argument("--max-neighbors", type=int, default=12)
+    p.add_argument("--max-polymorphs", type=int, default=None, help="default: the recipe's")
+    p.add_argument("--cutoff", type=float, default=None, help="crystal-graph radius in Angstrom (default: the recipe's)")
+    p.add_argument("--max-neighbors", type=int, default=None, help="default: the recipe's")
     p.add_argument("--holdout", type=float, default=0.05, help="fraction of formulas held out")
     p.add_argument("--limit", type=int, default=None, help="use only the first N structures")
     p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "polysrl"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,31 +15,15 @@ from sklearn.utils.validation import check_is_fitted
 from .composition import as_composition_list, parse_composition
 from .corpus import corpus_from_property_table, corpus_from_structures
 from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
+from .objectives import get_objective
 from .pretraining import TrainingSettings, pretrain, resolve_device
+from .recipes import DEFAULTS, RECIPES, get_recipe
+from .shipped import DEFAULT_CHECKPOINT, RANDOM_INIT, SHIPPED_MODELS, resolve_pretrained  # noqa: F401 - re-exported
 from .stoichiometry_graph import build_stoichiometry_batch
 
-DEFAULT_CHECKPOINT = Path(__file__).parent / "pretrained" / "polysrl_mp.pt"
-
-#: Models shipped with the package, by name (all pretrained on the same MP corpus and split;
-#: see docs/pretraining.md). "default" is the PolySRL model.
-SHIPPED_MODELS: dict[str, Path] = {
-    "default": DEFAULT_CHECKPOINT,
-    "polysrl": DEFAULT_CHECKPOINT,
-    **{name: Path(__file__).parent / "pretrained" / "baselines" / f"{name}.pt"
-       for name in ("polysrl_nosample", "infomax", "graphcl", "supervised")},
-}
-
-
-def resolve_pretrained(pretrained: str | os.PathLike) -> Path:
-    """Path of a shipped model name (see ``SHIPPED_MODELS``) or of a checkpoint file."""
-    return SHIPPED_MODELS.get(str(pretrained), Path(pretrained))
-
-#: The paper's Table 3 settings, for ``PolySRLFeaturizer(**PAPER_SETTINGS)`` (GPU recommended).
-PAPER_SETTINGS: dict[str, Any] = {
-    "hidden_dim": 200, "stoichiometry_layers": 3, "structure_layers": 3, "n_samples": 8,
-    "beta": 1e-8, "init_c": 20.0, "init_d": 20.0, "batch_size": 256, "learning_rate": 5e-5,
-    "epochs": 100, "grad_clip": 2.0, "structure_pooling": "sum",
-}
+#: The paper's settings (the ``"paper"`` recipe), for ``PolySRLFeaturizer(**PAPER_SETTINGS)``
+#: (GPU recommended); the same as ``PolySRLFeaturizer.from_recipe("paper")``.
+PAPER_SETTINGS: dict[str, Any] = RECIPES["paper"].featurizer_params()
 
 
 class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
@@ -65,20 +48,27 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
       objective (a DFT property per composition). The downstream ``y`` that a
       Pipeline passes to ``fit`` is never used.
 
+    The architecture and optimisation defaults are the ``"cpu"`` recipe, the
+    recipe of the shipped models (:mod:`polysrl_sklearn.recipes`);
+    :meth:`from_recipe` starts from another one.
+
     Parameters
     ----------
     pretrained : str, path or None, default="default"
         Weights loaded by ``fit`` when no structures are given: a shipped
-        model name ("default"/"polysrl", or the baselines "polysrl_nosample",
-        "infomax", "graphcl", "supervised"), a checkpoint path, or None for a
-        randomly initialised encoder.
+        model name ("polysrl", alias "default"; or the baselines
+        "polysrl_nosample", "infomax", "graphcl", "mp_band_gap", alias
+        "supervised"; see :mod:`polysrl_sklearn.shipped`), a checkpoint path,
+        or None (alias "rand_init") for a randomly initialised encoder.
     objective : str, default="polysrl"
-        Pretraining objective: "polysrl", "polysrl_nosample" (no sampling,
+        Pretraining objective, a key of :data:`polysrl_sklearn.objectives.OBJECTIVES`:
+        "polysrl", "polysrl_nosample" (no sampling,
         ablation), "infomax" (NT-Xent against structures), "graphcl"
         (augmented stoichiometry graphs; uses only the compositions of the
         pairs) or "supervised" (needs ``pretraining_targets``).
     hidden_dim : int, default=64
-        Representation width F (paper: 200).
+        Representation width F (paper: 200). This and the parameters down to
+        ``max_polymorphs`` default to the ``"cpu"`` recipe.
     stoichiometry_layers, structure_layers : int, default=3
         GCN layers of the stoichiometry encoder / graph-network layers of the
         structure encoder.
@@ -94,7 +84,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Neighbours kept per atom.
     structure_pooling : {"mean", "sum"}, default="mean"
         Crystal readout ("sum" is the paper's).
-    epochs : int, default=20
+    epochs : int, default=22
     batch_size : int, default=256
         Formulas per pretraining batch.
     learning_rate : float, default=1e-3
@@ -125,12 +115,15 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     """
 
     def __init__(self, pretrained: str | os.PathLike | None = "default", objective: str = "polysrl",
-                 hidden_dim: int = 64,
-                 stoichiometry_layers: int = 3, structure_layers: int = 3, n_samples: int = 8,
-                 beta: float = 1e-8, init_c: float = 20.0, init_d: float = 20.0,
-                 cutoff: float = 6.0, max_neighbors: int = 12, structure_pooling: str = "mean",
-                 epochs: int = 20, batch_size: int = 256, learning_rate: float = 1e-3,
-                 grad_clip: float = 2.0, max_polymorphs: int = 4, device: str = "auto",
+                 hidden_dim: int = DEFAULTS.hidden_dim,
+                 stoichiometry_layers: int = DEFAULTS.stoichiometry_layers,
+                 structure_layers: int = DEFAULTS.structure_layers, n_samples: int = DEFAULTS.n_samples,
+                 beta: float = DEFAULTS.beta, init_c: float = DEFAULTS.init_c, init_d: float = DEFAULTS.init_d,
+                 cutoff: float = DEFAULTS.cutoff, max_neighbors: int = DEFAULTS.max_neighbors,
+                 structure_pooling: str = DEFAULTS.structure_pooling,
+                 epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
+                 learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
+                 max_polymorphs: int = DEFAULTS.max_polymorphs, device: str = "auto",
                  transform_batch_size: int = 8192,
                  graph_cache_dir: str | os.PathLike | None = None, n_jobs: int | None = -1,
                  random_state: int | None = None, verbose: bool = False) -> None:
@@ -157,6 +150,31 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+
+    @classmethod
+    def from_recipe(cls, name: str, **overrides: Any) -> "PolySRLFeaturizer":
+        """A featurizer whose architecture and optimisation follow a named recipe.
+
+        Parameters
+        ----------
+        name : str
+            A key of :data:`polysrl_sklearn.recipes.RECIPES` (``"cpu"``, ``"paper"``).
+        **overrides
+            Any other constructor parameter, or a recipe value to change.
+
+        Returns
+        -------
+        PolySRLFeaturizer
+            Unfitted; ``fit(X, structures=S)`` pretrains with the recipe.
+
+        Examples
+        --------
+        >>> from polysrl_sklearn import PolySRLFeaturizer
+        >>> featurizer = PolySRLFeaturizer.from_recipe("paper", epochs=5)
+        >>> featurizer.hidden_dim, featurizer.structure_pooling, featurizer.epochs
+        (200, 'sum', 5)
+        """
+        return cls(**{**get_recipe(name).featurizer_params(), **overrides})
 
     # ------------------------------------------------------------------ fit
     def _model_config(self) -> ModelConfig:
@@ -199,8 +217,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
             parse_composition(item, i)
         self.n_features_in_ = 1
         seed = self._seed()
-        if (self.objective == "supervised") != (pretraining_targets is not None) and (
-                structures is not None or pretraining_targets is not None):
+        if (structures is not None or pretraining_targets is not None) and (
+                (get_objective(self.objective).pretrains_from == "targets") != (pretraining_targets is not None)):
             raise ValueError("objective='supervised' pretrains from pretraining_targets=; the other "
                              "objectives pretrain from structures=")
         if pretraining_targets is not None:
@@ -211,7 +229,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         else:
             corpus = None
         if corpus is None:
-            if self.pretrained is None:
+            if self.pretrained is None or self.pretrained == RANDOM_INIT:
                 with torch.random.fork_rng(devices=[]):
                     torch.manual_seed(seed)
                     self.network_ = PolySRLNetwork(self._model_config())

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require_shared
+
 from polysrl_sklearn.benchmark import format_table, run_benchmark
 from polysrl_sklearn.cli import main
 
@@ -20,6 +20,8 @@ def run_transfer_script(monkeypatch, capsys, *args: str) -> list[str]:
     return capsys.readouterr().out.splitlines()
 
 
+@pytest.mark.data
+@pytest.mark.slow
 def test_benchmark_rows_zt_and_table():
     require_shared("KRICT-DATA_SIMD/estm.xlsx")
     tasks = ["estm600_ec", "estm600_tc", "estm600_seebeck"]
@@ -34,6 +36,7 @@ def test_benchmark_rows_zt_and_table():
     assert "| estm600_ec |" in table and "paper PolySRL" in table
 
 
+@pytest.mark.data
 def test_transfer_only_benchmark_has_only_fine_tuned_rows():
     require_shared("KRICT-DATA_SIMD/estm.xlsx")
     results = run_benchmark(["estm600_ec"], ["rand_init"], seeds=[0], log=lambda *_: None, transfer=True,
@@ -49,6 +52,8 @@ def test_benchmark_command_rejects_unknown_names(capsys):
         main(["benchmark", "--tasks", "not_a_task"])
 
 
+@pytest.mark.data
+@pytest.mark.slow
 def test_matbench_fold_on_crabnet_split():
     require_shared("anthony-wang_CrabNet/matbench_cv/jdft2d/test0.csv")
     from polysrl_sklearn.benchmark import run_matbench
@@ -155,10 +160,10 @@ def test_frozen_featurizer_takes_a_method_name_or_a_pretrained_value():
 
 
 def test_pooling_seed_runs_gives_the_mean_and_std_over_all_folds():
+    import runpy
+
     import pandas as pd
     import pytest
-
-    import runpy
 
     pool_runs = runpy.run_path(str(TRANSFER_SCRIPT))["pool_runs"]
     folds = {0: np.array([0.5, 0.7, 0.6, 0.9, 0.4]), 1: np.array([0.8, 0.3, 0.6, 0.65, 0.75])}
