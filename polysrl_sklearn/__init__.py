@@ -8,6 +8,10 @@ structures of its polymorphs; the Gaussian's variance is an uncertainty.
 from importlib import import_module
 from typing import Any
 
+from .fork_safety import register_fork_handler
+
+register_fork_handler()  # matminer's forked pools must not inherit torch's thread pool
+
 _EXPORTS = {
     "CompositionError": "composition",
     "parse_composition": "composition",
