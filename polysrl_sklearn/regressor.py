@@ -5,17 +5,20 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .composition import as_composition_list, parse_composition
 from .featurizer import PolySRLFeaturizer
+from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, PRETRAINED
 from .pretraining import resolve_device
 from .stoichiometry_graph import build_stoichiometry_batch
 
@@ -45,8 +48,10 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
     hidden : int, default=256
         Width of the head's hidden layers.
     validation_fraction : float, default=0.2
-    hidden_dim : int, default=64
-        Encoder width, used only when ``pretrained=None``.
+    hidden_dim : int or None, default=None
+        Encoder width. None: the checkpoint's width, or 64 with
+        ``pretrained=None``; a value that conflicts with the checkpoint
+        raises ``ValueError``.
     device : str, default="auto"
     random_state : int or None, default=None
     verbose : bool, default=False
@@ -60,10 +65,24 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
     head_ : torch.nn.Module
     """
 
+    _parameter_constraints: dict = {
+        "pretrained": PRETRAINED,
+        "finetune": ["boolean"],
+        "learning_rates": ["array-like"],
+        "epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "hidden": [POSITIVE_INT],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "hidden_dim": [POSITIVE_INT, None],
+        "device": DEVICE,
+        "random_state": [NON_NEGATIVE_INT, None],
+        "verbose": ["verbose"],
+    }
+
     def __init__(self, pretrained: str | os.PathLike | None = "default",
                  learning_rates: Sequence[float] = (5e-3, 1e-3, 5e-4, 1e-4), epochs: int = 300,
                  batch_size: int = 256, hidden: int = 256, validation_fraction: float = 0.2,
-                 hidden_dim: int = 64, device: str = "auto", random_state: int | None = None,
+                 hidden_dim: int | None = None, device: str = "auto", random_state: int | None = None,
                  verbose: bool = False) -> None:
         self.pretrained = pretrained
         self.learning_rates = learning_rates
@@ -117,6 +136,7 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
             out.append(head(mean).squeeze(-1).numpy())
         return np.concatenate(out).astype(np.float64)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any) -> "PolySRLRegressor":
         """Fine-tune on compositions ``X`` and targets ``y``."""
         items = as_composition_list(X)
