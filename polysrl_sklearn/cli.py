@@ -1,30 +1,32 @@
-"""Command line: ``polysrl pretrain`` (and further sub-commands)."""
+"""Command line: ``polysrl pretrain`` (and further sub-commands).
+
+torch, pandas and pymatgen are imported inside the sub-commands, so that
+``polysrl --help`` answers at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-import torch
-
-from .corpus import MP_STRUCTURES_ENV, corpus_from_mp_jsonl, corpus_from_property_table
-from .objectives import OBJECTIVES
-from .featurizer import PAPER_SETTINGS
-from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
-from .pretraining import TrainingSettings, pretrain
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT_STATUS = 130
+COMMANDS = ("pretrain", "benchmark", "export")
 
 #: Recipe of the shipped CPU model (see docs/pretraining.md).
 CPU_RECIPE = {"hidden_dim": 64, "epochs": 22, "batch_size": 256, "learning_rate": 1e-3,
               "structure_pooling": "mean"}
 
 
-def split_holdout(formulas: list[str], fraction: float, seed: int) -> np.ndarray:
+def split_holdout(formulas: list[str], fraction: float, seed: int) -> "np.ndarray":
     """Boolean mask of held-out formulas (a seeded random ``fraction``)."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     mask = np.zeros(len(formulas), dtype=bool)
     mask[rng.permutation(len(formulas))[: int(round(fraction * len(formulas)))]] = True
@@ -37,8 +39,32 @@ def snapshot_path(export: str | Path, epoch: int) -> Path:
     return export.with_name(f"{export.stem}_e{epoch}{export.suffix}")
 
 
+def resume_hint(argv: list[str]) -> str:
+    """The command line that resumes the run of ``argv`` (``argv`` plus ``--resume``)."""
+    return shlex.join(["polysrl", *argv, *([] if "--resume" in argv else ["--resume"])])
+
+
 def pretrain_command(args: argparse.Namespace) -> int:
-    """Pretrain on the MP JSON-lines corpus; write checkpoints; optionally export."""
+    """Pretrain on the MP JSON-lines corpus; write checkpoints; optionally export.
+
+    Refuses with a one-line reason (exit status 2 via ``SystemExit``) a
+    ``--resume`` whose checkpoint is missing, unreadable, or of another
+    corpus, model or optimisation setting. Ctrl-C prints where the last
+    finished epoch's checkpoint is and how to resume, and returns 130.
+    """
+    import pandas as pd
+    import torch
+
+    from .corpus import corpus_from_mp_jsonl, corpus_from_property_table
+    from .featurizer import PAPER_SETTINGS
+    from .model_files import ModelFileError
+    from .network import ModelConfig, PolySRLNetwork, save_checkpoint
+    from .pretraining import TrainingSettings, pretrain
+    from .resume import ResumeError
+
+    if args.resume and not Path(args.checkpoint).is_file():
+        raise SystemExit(f"polysrl pretrain: --resume: no checkpoint at {args.checkpoint} "
+                         "(drop --resume to start a new run)")
     if args.export_every is not None and (args.export_every < 1 or not args.export):
         raise SystemExit("--export-every K needs K >= 1 and --export PATH (snapshots are named after it)")
     recipe = dict(CPU_RECIPE)
@@ -87,9 +113,23 @@ def pretrain_command(args: argparse.Namespace) -> int:
         if epoch % args.export_every == 0:
             export(snapshot_path(args.export, epoch), network, history)
 
-    history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
-                       resume=args.resume, verbose=True, extra={"held_out_formulas": held, "corpus": corpus_info},
-                       on_epoch_end=export_snapshot if args.export_every else None)
+    corpus_info["limit"] = args.limit
+    try:
+        history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
+                           resume=args.resume, verbose=True,
+                           extra={"held_out_formulas": held, "corpus": corpus_info},
+                           on_epoch_end=export_snapshot if args.export_every else None)
+    except (ResumeError, ModelFileError) as exc:
+        raise SystemExit(f"polysrl pretrain: {exc}") from None
+    except KeyboardInterrupt:
+        checkpoint = Path(args.checkpoint)
+        if checkpoint.is_file() and (args.resume or checkpoint.stat().st_mtime >= started):
+            print(f"\ninterrupted: the checkpoint of the last finished epoch is safe in {checkpoint}; "
+                  f"resume with: {resume_hint(args.argv)}", file=sys.stderr)
+        else:
+            print("\ninterrupted before the first epoch finished; no checkpoint was written",
+                  file=sys.stderr)
+        return INTERRUPTED_EXIT_STATUS
     if args.export:
         export(args.export, network, history)
         print(f"exported stoichiometry encoder to {args.export}")
@@ -99,6 +139,8 @@ def pretrain_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     """Write the small stoichiometry-only model of a full (resumable) checkpoint."""
+    from .network import load_checkpoint, save_checkpoint
+
     network, payload = load_checkpoint(args.checkpoint)
     keep = {k: payload[k] for k in ("history", "settings", "held_out_formulas", "corpus") if k in payload}
     save_checkpoint(args.output, network, extra=keep)
@@ -109,6 +151,9 @@ def export_command(args: argparse.Namespace) -> int:
 
 def benchmark_command(args: argparse.Namespace) -> int:
     """Run the representation-learning benchmark and print a markdown table."""
+    import pandas as pd
+    import torch
+
     from .benchmark import FEATURIZER_METHODS, MAGPIE, combine_runs, format_table, run_benchmark, run_matbench
     from .datasets import MATBENCH_MP_TASKS, MATBENCH_TASKS, TASKS
     from .featurizer import SHIPPED_MODELS
@@ -146,22 +191,44 @@ def benchmark_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``polysrl`` argument parser."""
-    parser = argparse.ArgumentParser(prog="polysrl", description=__doc__)
+def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The ``polysrl`` argument parser.
+
+    Parameters
+    ----------
+    full : collection of str, default=all commands
+        Sub-commands built with their complete help and choices, which need
+        heavier imports (objective names: torch; task names: pandas). The
+        others accept the same arguments but list no names, which keeps
+        ``polysrl --help`` fast.
+    """
+    objectives: tuple[str, ...] | None = None
+    structures_env = "POLYSRL_MP_STRUCTURES"
+    if "pretrain" in full:
+        from .corpus import MP_STRUCTURES_ENV as structures_env
+        from .objectives import OBJECTIVES as objectives
+    task_help = matbench_help = ""
+    if "benchmark" in full:
+        from .datasets import MATBENCH_MP_TASKS, MATBENCH_TASKS, TASKS
+
+        task_help = f"; one or more of: {' '.join(TASKS)}"
+        matbench_help = f"; one or more of: {' '.join(MATBENCH_TASKS + MATBENCH_MP_TASKS)}"
+    parser = argparse.ArgumentParser(prog="polysrl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pretrain", help="contrastive pretraining on MP structures")
     p.add_argument("--data", default=None,
-                   help=f"MP structures .jsonl.gz (default: ${MP_STRUCTURES_ENV})")
+                   help=f"MP structures .jsonl.gz (default: ${structures_env})")
     p.add_argument("--checkpoint", default="polysrl_pretrain.ckpt",
                    help="full checkpoint written every epoch (resumable)")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint (it must exist, and be of the same corpus, model and settings; "
+                        "only --epochs may grow)")
     p.add_argument("--export", default=None, help="write the small stoichiometry-only model here")
     p.add_argument("--export-every", type=int, default=None, metavar="K",
                    help="also export a snapshot every K epochs, next to --export (model.pt -> model_e12.pt)")
     p.add_argument("--paper", action="store_true",
                    help="the paper's full settings (F=200, 100 epochs, lr 5e-5, sum pooling); use a GPU")
-    p.add_argument("--objective", default="polysrl", choices=OBJECTIVES)
+    p.add_argument("--objective", default="polysrl", choices=objectives)
     p.add_argument("--property-table", default=None,
                    help="CSV of compositions and a DFT property, for --objective supervised")
     p.add_argument("--composition-column", default="composition")
@@ -182,10 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=pretrain_command)
     b = sub.add_parser("benchmark", help="5-fold CV of frozen features + MLP head on the wet-lab tasks")
-    b.add_argument("--tasks", nargs="*", default=None, help="default: all wet-lab tasks ('--tasks' alone: none)")
+    b.add_argument("--tasks", nargs="*", default=None,
+                   help=f"default: all wet-lab tasks ('--tasks' alone: none){task_help}")
     b.add_argument("--matbench", nargs="*", default=None,
                    help="also these Matbench DFT tasks: CrabNet's folds (e.g. jdft2d phonons dielectric), "
-                        "seeded 72/8/20 folds for mp_gap and mp_e_form")
+                        f"seeded 72/8/20 folds for mp_gap and mp_e_form{matbench_help}")
     b.add_argument("--methods", nargs="*", default=None,
                    help="default: magpie and every shipped model; a checkpoint path benchmarks that model")
     b.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
@@ -209,7 +277,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``polysrl`` command."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(full=[command] if command in COMMANDS else []).parse_args(argv)
+    args.argv = argv
     return args.handler(args)
 
 
