@@ -295,6 +295,18 @@ class PolySRLComposition(BaseFeaturizer):
         """
         return [str(name) for name in self._get_featurizer().get_feature_names_out()]
 
+    def __sklearn_tags__(self):  # noqa: D105
+        # matminer's BaseFeaturizer lists TransformerMixin after BaseEstimator, so its
+        # transformer tags are missing; the input is one column of compositions
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = False  # fit only loads weights, on first use if need be
+        return tags
+
     def citations(self) -> list[str]:
         """BibTeX citation of the PolySRL paper.
 
