@@ -47,9 +47,10 @@ def resume_hint(argv: list[str]) -> str:
 def pretrain_command(args: argparse.Namespace) -> int:
     """Pretrain on the MP JSON-lines corpus; write checkpoints; optionally export.
 
-    Refuses with a one-line reason (exit status 2 via ``SystemExit``) a
-    ``--resume`` whose checkpoint is missing, unreadable, or of another
-    corpus, model or optimisation setting. Ctrl-C prints where the last
+    Refuses with a one-line reason (``SystemExit``) a ``--resume`` whose
+    checkpoint is unreadable, or of another corpus, model or optimisation
+    setting; says so when the checkpoint does not exist yet (a new run
+    starts, so the same command both starts and continues a run). Ctrl-C prints where the last
     finished epoch's checkpoint is and how to resume, and returns 130.
     """
     import pandas as pd
@@ -63,8 +64,8 @@ def pretrain_command(args: argparse.Namespace) -> int:
     from .resume import ResumeError
 
     if args.resume and not Path(args.checkpoint).is_file():
-        raise SystemExit(f"polysrl pretrain: --resume: no checkpoint at {args.checkpoint} "
-                         "(drop --resume to start a new run)")
+        print(f"polysrl pretrain: --resume: no checkpoint at {args.checkpoint} yet; starting a new run",
+              file=sys.stderr, flush=True)
     if args.export_every is not None and (args.export_every < 1 or not args.export):
         raise SystemExit("--export-every K needs K >= 1 and --export PATH (snapshots are named after it)")
     recipe = dict(CPU_RECIPE)
@@ -221,8 +222,8 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", default="polysrl_pretrain.ckpt",
                    help="full checkpoint written every epoch (resumable)")
     p.add_argument("--resume", action="store_true",
-                   help="continue from --checkpoint (it must exist, and be of the same corpus, model and settings; "
-                        "only --epochs may grow)")
+                   help="continue from --checkpoint if it exists (it must be of the same corpus, model and "
+                        "settings; only --epochs may grow); a new run starts, with a notice, if it does not")
     p.add_argument("--export", default=None, help="write the small stoichiometry-only model here")
     p.add_argument("--export-every", type=int, default=None, metavar="K",
                    help="also export a snapshot every K epochs, next to --export (model.pt -> model_e12.pt)")

@@ -38,8 +38,10 @@ def refusal(argv: list[str]) -> str:
     return message
 
 
-def test_resume_without_a_checkpoint_is_refused(tmp_path, corpus_file):
-    assert "no checkpoint at" in refusal(pretrain_args(tmp_path, "--resume"))
+def test_resume_without_a_checkpoint_says_so_and_starts_a_new_run(tmp_path, corpus_file, capsys):
+    assert main(pretrain_args(tmp_path, "--resume")) == 0
+    assert f"no checkpoint at {tmp_path / 'run.ckpt'} yet; starting a new run" in capsys.readouterr().err
+    assert (tmp_path / "run.ckpt").is_file()
 
 
 def test_resume_of_another_corpus_model_or_file_is_refused(tmp_path, corpus_file):
