@@ -21,6 +21,7 @@ from .featurizer import PolySRLFeaturizer
 from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, PRETRAINED
 from .pretraining import resolve_device
 from .stoichiometry_graph import build_stoichiometry_batch
+from .torch_threads import threads_for
 
 
 def _head(width: int, hidden: int) -> nn.Sequential:
@@ -131,9 +132,10 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
     @torch.no_grad()
     def _predict(self, encoder: nn.Module, head: nn.Module, parsed: list) -> np.ndarray:
         out = []
-        for start in range(0, len(parsed), 8192):
-            mean = encoder.mean_vector(build_stoichiometry_batch(parsed[start:start + 8192]))
-            out.append(head(mean).squeeze(-1).numpy())
+        with threads_for(len(parsed), torch.device("cpu")):  # few rows: one thread (see torch_threads)
+            for start in range(0, len(parsed), 8192):
+                mean = encoder.mean_vector(build_stoichiometry_batch(parsed[start:start + 8192]))
+                out.append(head(mean).squeeze(-1).numpy())
         return np.concatenate(out).astype(np.float64)
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -147,19 +149,21 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
         seed = 0 if self.random_state is None else int(self.random_state)
         device = resolve_device(self.device)
         rates = list(self.learning_rates)
-        self.validation_mae_ = {}
+        validation_mae = {}
         if len(rates) > 1:
             train, valid = train_test_split(np.arange(len(y)), test_size=self.validation_fraction,
                                             random_state=seed)
             for lr in rates:
                 encoder, head = self._train([parsed[i] for i in train], y[train], lr, seed, device)
                 pred = self._predict(encoder, head, [parsed[i] for i in valid])
-                self.validation_mae_[lr] = float(np.abs(pred - y[valid]).mean())
-            self.best_learning_rate_ = min(self.validation_mae_, key=self.validation_mae_.get)
+                validation_mae[lr] = float(np.abs(pred - y[valid]).mean())
+            best_learning_rate = min(validation_mae, key=validation_mae.get)
         else:
-            self.best_learning_rate_ = rates[0]
-        self.encoder_, self.head_ = self._train(parsed, y, self.best_learning_rate_, seed, device)
-        self.n_features_in_ = 1
+            best_learning_rate = rates[0]
+        encoder, head = self._train(parsed, y, best_learning_rate, seed, device)
+        # atomic: the fitted attributes appear together, once training has finished
+        self.validation_mae_, self.best_learning_rate_ = validation_mae, best_learning_rate
+        self.encoder_, self.head_, self.n_features_in_ = encoder, head, 1
         return self
 
     def predict(self, X: Any) -> np.ndarray:

@@ -160,3 +160,26 @@ def test_small_transforms_run_on_one_thread_and_restore_the_setting(monkeypatch)
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_an_interrupted_regressor_fit_leaves_it_unfitted(monkeypatch):
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    from polysrl_sklearn.regressor import PolySRLRegressor
+
+    regressor = PolySRLRegressor(pretrained=None, hidden_dim=4, hidden=8, epochs=1, random_state=0)
+    calls = []
+    real = PolySRLRegressor._train
+
+    def interrupt_on_the_final_training(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) > len(self.learning_rates):  # the validation runs finished; Ctrl-C on the last one
+            raise KeyboardInterrupt
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(PolySRLRegressor, "_train", interrupt_on_the_final_training)
+    with pytest.raises(KeyboardInterrupt):
+        regressor.fit(FORMULAS, np.arange(len(FORMULAS), dtype=float))
+    with pytest.raises(NotFittedError):
+        check_is_fitted(regressor)
