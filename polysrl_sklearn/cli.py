@@ -140,9 +140,13 @@ def pretrain_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     """Write the small stoichiometry-only model of a full (resumable) checkpoint."""
+    from .model_files import ModelFileError
     from .network import load_checkpoint, save_checkpoint
 
-    network, payload = load_checkpoint(args.checkpoint)
+    try:
+        network, payload = load_checkpoint(args.checkpoint)
+    except (ModelFileError, FileNotFoundError) as exc:
+        raise SystemExit(f"polysrl export: {exc}") from None
     keep = {k: payload[k] for k in ("history", "settings", "held_out_formulas", "corpus") if k in payload}
     save_checkpoint(args.output, network, extra=keep)
     print(f"exported {args.checkpoint} ({network.config.objective}, F={network.config.hidden_dim}, "

@@ -88,3 +88,9 @@ def test_help_imports_neither_torch_nor_pandas():
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_export_of_a_damaged_checkpoint_is_refused_in_one_line(tmp_path):
+    (tmp_path / "run.ckpt").write_bytes(b"")
+    assert "run.ckpt: the file is empty" in refusal(["export", str(tmp_path / "run.ckpt"), str(tmp_path / "m.pt")])
+    assert "missing.ckpt" in refusal(["export", str(tmp_path / "missing.ckpt"), str(tmp_path / "m.pt")])
