@@ -13,6 +13,10 @@ import sys
 import time
 from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED_EXIT_STATUS = 130
@@ -23,7 +27,7 @@ CPU_RECIPE = {"hidden_dim": 64, "epochs": 22, "batch_size": 256, "learning_rate"
               "structure_pooling": "mean"}
 
 
-def split_holdout(formulas: list[str], fraction: float, seed: int) -> "np.ndarray":
+def split_holdout(formulas: list[str], fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of held-out formulas (a seeded random ``fraction``)."""
     import numpy as np
 
