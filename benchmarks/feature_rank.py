@@ -18,10 +18,10 @@ import argparse
 
 import numpy as np
 
-from polysrl_sklearn.benchmark import frozen_featurizer, method_label
+from polysrl_sklearn.benchmark import FEATURIZER_METHODS, frozen_featurizer, method_label
 from polysrl_sklearn.datasets import load_band_gap, load_matbench_mp
 
-METHODS = ["rand_init", "graphcl", "mp_band_gap", "infomax", "polysrl_nosample", "polysrl"]
+METHODS = list(FEATURIZER_METHODS)  # rand_init and every shipped model, by canonical name
 
 
 def spectrum_summary(features: np.ndarray) -> tuple[float, float]:

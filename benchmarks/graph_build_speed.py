@@ -10,12 +10,11 @@ loading the same graphs from the .npz cache.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
 from pathlib import Path
-
-import json
 
 from polysrl_sklearn.corpus import iter_mp_lines
 from polysrl_sklearn.crystal_graph import build_graph_set

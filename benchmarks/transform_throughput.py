@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import os
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from pymatgen.core import Composition
+
+from polysrl_sklearn.datasets import BAND_GAP_FILE, resolve_data_dir
 
 
 def load_formulas(path: Path | None, n: int) -> tuple[list[str], str]:
@@ -51,8 +51,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data", type=Path, default=None)
     args = parser.parse_args()
-    data = args.data or Path(os.environ.get("POLYSRL_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")) \
-        / "CompRhys_roost" / "expt-non-metals.csv"
+    data = args.data or resolve_data_dir() / BAND_GAP_FILE
     formulas, source = load_formulas(data, args.n)
     compositions = [Composition(f) for f in formulas]
 
@@ -78,8 +77,8 @@ def main() -> None:
                  best_of(polysrl_strings, args.repeats)))
     n = len(formulas)
     print(f"compositions: {source}; torch threads: {__import__('torch').get_num_threads()}")
-    print(f"| method | seconds | compositions/s | speed-up vs Magpie |")
-    print(f"|---|---:|---:|---:|")
+    print("| method | seconds | compositions/s | speed-up vs Magpie |")
+    print("|---|---:|---:|---:|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.3f} | {n / seconds:,.0f} | {t_magpie / seconds:.1f}x |")
 

@@ -17,7 +17,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import matplotlib
+try:
+    import matplotlib
+except ImportError:  # figures are optional: the package itself never plots
+    raise SystemExit(f"{__file__} draws figures with matplotlib: pip install 'polysrl-sklearn[plots]'") from None
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

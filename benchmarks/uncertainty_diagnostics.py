@@ -33,6 +33,7 @@ from sklearn.metrics import roc_auc_score
 
 from polysrl_sklearn.corpus import corpus_from_mp_jsonl
 from polysrl_sklearn.featurizer import PolySRLFeaturizer
+from polysrl_sklearn.objectives import SoftContrastiveLoss, get_objective
 
 
 def structure_vectors(network, corpus, batch: int = 2048) -> np.ndarray:
@@ -59,7 +60,7 @@ def main() -> None:
 
     featurizer = PolySRLFeaturizer(pretrained=args.checkpoint).fit([])
     network = featurizer.network_
-    if network.config.objective not in ("polysrl", "polysrl_nosample"):
+    if get_objective(network.config.objective).loss is not SoftContrastiveLoss:
         raise SystemExit(f"{args.checkpoint} was trained with {network.config.objective!r}, not a contrastive objective")
     corpus = corpus_from_mp_jsonl(args.data, None, network.config.cutoff, network.config.max_neighbors,
                                   cache_dir=args.cache_dir)

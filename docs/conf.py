@@ -66,3 +66,29 @@ myst_heading_anchors = 3
 # -- HTML --------------------------------------------------------------------
 html_theme = "alabaster"
 html_title = f"polysrl-sklearn {release}"
+
+
+# -- the ``polysrl`` command's help, generated from its argument parser ----------
+def setup(app):
+    """Register ``.. polysrl-help:: [SUBCOMMAND]``: the help text of ``polysrl`` or a sub-command."""
+    import os
+
+    from docutils import nodes
+    from sphinx.util.docutils import SphinxDirective
+
+    class PolysrlHelp(SphinxDirective):
+        optional_arguments = 1
+
+        def run(self):
+            os.environ["COLUMNS"] = "100"  # argparse wraps to the terminal width
+            from polysrl_sklearn.cli import build_parser
+
+            parser = build_parser()
+            if self.arguments:
+                commands = next(a for a in parser._actions if a.dest == "command").choices
+                parser = commands[self.arguments[0]]
+            text = parser.format_help()
+            return [nodes.literal_block(text, text, language="text")]
+
+    app.add_directive("polysrl-help", PolysrlHelp)
+    return {"parallel_read_safe": True}

@@ -11,10 +11,8 @@ it also runs a 5-fold cross-validated PolySRL + MLP pipeline on it.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.model_selection import KFold, cross_val_score
 from sklearn.neural_network import MLPRegressor
@@ -22,6 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from polysrl_sklearn import PolySRLFeaturizer
+from polysrl_sklearn.datasets import BAND_GAP_FILE, resolve_data_dir
 
 EMBEDDED_FORMULAS = ["SiO2", "TiO2", "ZnS", "C", "Al2O3", "NaCl", "MgO", "GaAs", "Bi2Te3",
                      "Hg0.7Cd0.3Te", "Bi0.5Sb1.5Te3", "SrTiO3", "Fe2O3", "Fe4O6"]
@@ -38,8 +37,7 @@ def main() -> None:
     print(f"{table.shape[1] - 1} mean features + 1 uncertainty column per composition")
     print(table[["polysrl_0", "polysrl_1", "polysrl_uncertainty"]].to_string(float_format=lambda v: f"{v:.4g}"))
 
-    data = args.data or Path(os.environ.get("POLYSRL_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "data")) \
-        / "CompRhys_roost" / "expt-non-metals.csv"
+    data = args.data or resolve_data_dir() / BAND_GAP_FILE
     if not Path(data).is_file():
         print(f"\n(no band-gap file at {data}; skipping the cross-validation demo)")
         return

@@ -3,6 +3,15 @@
 PolySRL (probabilistic stoichiometry representation learning) encodes a
 composition as a Gaussian, pretrained contrastively against the crystal
 structures of its polymorphs; the Gaussian's variance is an uncertainty.
+
+Examples
+--------
+>>> from polysrl_sklearn import PolySRLFeaturizer
+>>> featurizer = PolySRLFeaturizer(device="cpu").fit([])
+>>> featurizer.transform(["Fe2O3", "NaCl"]).shape
+(2, 65)
+>>> featurizer.get_feature_names_out()[-1]
+'polysrl_uncertainty'
 """
 
 from importlib import import_module
@@ -21,6 +30,10 @@ _EXPORTS = {
     "SHIPPED_MODELS": "featurizer",
     "PolySRLFeaturizer": "featurizer",
     "PolySRLComposition": "matminer_featurizer",
+    "PolySRLRegressor": "regressor",
+    "RECIPES": "recipes",
+    "get_recipe": "recipes",
+    "OBJECTIVES": "objectives",
 }
 
 
@@ -30,14 +43,19 @@ def __getattr__(name: str) -> Any:
         return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "CompositionError",
     "DEFAULT_CHECKPOINT",
     "PAPER_SETTINGS",
     "PolySRLComposition",
     "PolySRLFeaturizer",
+    "PolySRLRegressor",
+    "OBJECTIVES",
+    "RECIPES",
     "SHIPPED_MODELS",
     "StructureGraphError",
+    "get_recipe",
     "parse_composition",
 ]
 __version__ = "0.1.0"

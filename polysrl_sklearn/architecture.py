@@ -4,7 +4,8 @@ The architecture and objective parameters default to ``None``, which means
 "whatever the weights were trained with": a network loaded from a
 checkpoint takes them from the checkpoint, and a network built here (random
 initialisation, or pretraining with ``fit(X, structures=S)``) takes
-:data:`ARCHITECTURE_DEFAULTS`. A value given explicitly must agree with a
+:data:`ARCHITECTURE_DEFAULTS`, the default recipe's values
+(:data:`polysrl_sklearn.recipes.DEFAULTS`). A value given explicitly must agree with a
 loaded checkpoint; a conflicting one raises instead of being ignored.
 """
 
@@ -12,12 +13,16 @@ from __future__ import annotations
 
 from typing import Any
 
-#: Values used for parameters left at None when a new network is built.
+from .recipes import DEFAULTS
+
+#: The architecture and objective parameters of the featurizer, in signature order.
+ARCHITECTURE_PARAMETERS: tuple[str, ...] = (
+    "objective", "hidden_dim", "stoichiometry_layers", "structure_layers", "n_samples", "beta", "init_c",
+    "init_d", "cutoff", "max_neighbors", "structure_pooling")
+
+#: Values used for parameters left at None when a new network is built: the default recipe's.
 ARCHITECTURE_DEFAULTS: dict[str, Any] = {
-    "objective": "polysrl", "hidden_dim": 64, "stoichiometry_layers": 3, "structure_layers": 3,
-    "n_samples": 8, "beta": 1e-8, "init_c": 20.0, "init_d": 20.0, "cutoff": 6.0, "max_neighbors": 12,
-    "structure_pooling": "mean",
-}
+    "objective": "polysrl", **{name: getattr(DEFAULTS, name) for name in ARCHITECTURE_PARAMETERS[1:]}}
 
 
 def architecture_params(estimator: Any) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """``polysrl benchmark``: representation-learning MAE on the paper's wet-lab tasks.
 
-For every task and method, a frozen featurizer (or Magpie features) feeds a
-fixed MLP head inside a sklearn Pipeline, under 5-fold CV repeated over
-seeds. MAEs are reported in the paper's units (x10 where the paper does).
+For every task, method and evaluation head (:data:`~polysrl_sklearn.evaluation.HEADS`:
+``paper``, ``mlp``, ``rf``), frozen features (an encoder's, or Magpie's) feed the
+head under 5-fold CV repeated over seeds. MAEs are reported in the paper's units
+(x10 where the paper does).
 """
 
 from __future__ import annotations
@@ -17,37 +18,16 @@ from sklearn.frozen import FrozenEstimator
 from sklearn.pipeline import Pipeline
 
 from .datasets import MAE_SCALE, MATBENCH_MP_TASKS, TASKS, load_matbench, seebeck_from_scaled, thermoelectric_zt
-from .evaluation import MagpieFeatures, mlp_head, repeated_cv_mae
+from .datasets.paper import PAPER_POLYSRL, PAPER_POLYSRL_TL, PAPER_RAND_INIT  # noqa: F401 - re-exported
+from .evaluation import HEADS, PAPER_HEAD_LEARNING_RATES, MagpieFeatures, mlp_head, paper_feature_head, repeated_cv_mae, rf_head
 from .featurizer import PolySRLFeaturizer
 from .regressor import PolySRLRegressor
+from .shipped import RANDOM_INIT, SHIPPED
 
-#: Method name -> ``pretrained`` argument of PolySRLFeaturizer (None = random init).
-FEATURIZER_METHODS: dict[str, str | None] = {
-    "rand_init": None,
-    "graphcl": "graphcl",
-    "mp_band_gap": "supervised",
-    "infomax": "infomax",
-    "polysrl_nosample": "polysrl_nosample",
-    "polysrl": "default",
-}
+#: Method name -> ``pretrained`` argument of PolySRLFeaturizer (None = random init): the
+#: canonical names of :mod:`polysrl_sklearn.shipped`.
+FEATURIZER_METHODS: dict[str, str | None] = {RANDOM_INIT: None, **{name: name for name in SHIPPED}}
 MAGPIE = "magpie"
-
-#: The paper's PolySRL row (representation learning), in the reported units: Table 1 for the
-#: wet-lab tasks, Table 6 for Matbench (phonons is not in the paper).
-PAPER_POLYSRL = {"band_gap": 0.407, "formation_enthalpy": 0.592, "metallic": 0.194,
-                 "estm300_ec": 0.912, "estm300_tc": 0.197, "estm300_seebeck": 0.388,
-                 "estm600_ec": 0.665, "estm600_tc": 0.189, "estm600_seebeck": 0.412,
-                 # Table 6 (Matbench, representation learning). The paper does not state the
-                 # target transform per task; its dielectric and bulk-modulus values are on a
-                 # visibly different scale from the natural-log / log10 targets used here.
-                 "matbench_castelli": 0.132, "matbench_dielectric": 0.394,
-                 "matbench_elasticity_log10(G_VRH)": 0.107, "matbench_elasticity_log10(K_VRH)": 0.837,
-                 "matbench_jdft2d": 0.378, "matbench_mp_gap": 0.328, "matbench_mp_e_form": 0.112}
-
-#: The paper's Table 2 PolySRL row (transfer learning: encoder fine-tuned with the head).
-PAPER_POLYSRL_TL = {"band_gap": 0.386, "formation_enthalpy": 0.576, "metallic": 0.191,
-                    "estm300_ec": 0.822, "estm300_tc": 0.189, "estm300_seebeck": 0.386,
-                    "estm600_ec": 0.626, "estm600_tc": 0.195, "estm600_seebeck": 0.390}
 
 
 def pretrained_for(method: str) -> str | None:
@@ -70,19 +50,45 @@ def magpie_rows(compositions: Sequence[str], cache: dict[str, np.ndarray]) -> np
     return np.stack([cache[c] for c in compositions])
 
 
+#: Head name -> the head for a feature matrix, given a seed (see :mod:`polysrl_sklearn.evaluation`).
+FEATURE_HEADS = {"paper": paper_feature_head, "mlp": mlp_head, "rf": rf_head}
+
+
+def check_head(head: str) -> None:
+    """Raise ValueError unless ``head`` is one of :data:`~polysrl_sklearn.evaluation.HEADS`."""
+    if head not in HEADS:
+        raise ValueError(f"unknown evaluation head {head!r}; choose from {list(HEADS)}")
+
+
+def frozen_model(method: str, head: str, seed: int):
+    """The estimator that maps compositions to predictions for an encoder ``method`` under ``head``.
+
+    ``paper``: :class:`PolySRLRegressor` with ``finetune=False`` (the encoder's mean vectors,
+    standardised on the training rows, into the paper's head at its fixed learning rate).
+    ``mlp`` / ``rf``: the featurizer's output (mean vector and uncertainty column) into that head,
+    with the featurizer frozen by ``FrozenEstimator``.
+    A random-init encoder is seeded by ``seed`` under ``paper`` and by 0 under the other heads.
+    """
+    check_head(head)
+    if head == "paper":
+        return PolySRLRegressor(pretrained=pretrained_for(method), finetune=False,
+                                learning_rates=PAPER_HEAD_LEARNING_RATES, random_state=seed)
+    return Pipeline([("polysrl", FrozenEstimator(frozen_featurizer(method))), ("head", FEATURE_HEADS[head](seed))])
+
+
 def representation_maes(method: str, X: Sequence[str], y: np.ndarray, seeds: Sequence[int],
-                        magpie_cache: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, dict[int, np.ndarray]]:
-    """Fold MAEs (unscaled) and out-of-fold predictions of ``method`` on one task.
+                        magpie_cache: dict[str, np.ndarray] | None = None,
+                        head: str = "paper") -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """Fold MAEs (unscaled) and out-of-fold predictions of ``method`` under ``head`` on one task.
 
     ``magpie_cache`` (composition -> Magpie row, see :func:`magpie_rows`) lets tasks share
     Magpie features; Magpie is stateless, so computing it once equals computing it per fold.
     """
+    check_head(head)
     if method == MAGPIE:
         features = magpie_rows(list(X), {} if magpie_cache is None else magpie_cache)
-        return repeated_cv_mae(mlp_head, features, y, seeds)
-    featurizer = FrozenEstimator(frozen_featurizer(method))
-    return repeated_cv_mae(lambda seed: Pipeline([("polysrl", featurizer), ("head", mlp_head(seed))]),
-                           np.asarray(X, dtype=object), y, seeds)
+        return repeated_cv_mae(FEATURE_HEADS[head], features, y, seeds)
+    return repeated_cv_mae(lambda seed: frozen_model(method, head, seed), np.asarray(X, dtype=object), y, seeds)
 
 
 def transfer_maes(method: str, X: Sequence[str], y: np.ndarray, seeds: Sequence[int], epochs: int = 300,
@@ -116,50 +122,54 @@ def zt_mae(frames: dict[str, pd.DataFrame], predictions: dict[str, dict[int, np.
     return float(np.mean(errors))
 
 
-def score_row(task: str, method: str, maes: np.ndarray, n: int, started: float) -> dict:
+def score_row(task: str, method: str, head: str, maes: np.ndarray, n: int, started: float) -> dict:
     """One results row: fold MAEs scaled to the paper's units, their mean and std, and the wall time."""
     scaled = np.asarray(maes) * MAE_SCALE[task]
-    return {"task": task, "method": method, "mae_mean": scaled.mean(), "mae_std": scaled.std(), "n": n,
-            "seconds": time.time() - started}
+    return {"task": task, "method": method, "head": head, "mae_mean": scaled.mean(), "mae_std": scaled.std(),
+            "n": n, "seconds": time.time() - started}
 
 
-def zt_rows(frames: dict[str, pd.DataFrame], predictions: dict[tuple[str, str], dict[int, np.ndarray]]
-            ) -> list[dict]:
-    """``zt300``/``zt600`` rows for every method label with predictions for all three ESTM targets."""
+def zt_rows(frames: dict[str, pd.DataFrame],
+            predictions: dict[tuple[str, str, str], dict[int, np.ndarray]]) -> list[dict]:
+    """``zt300``/``zt600`` rows for every (method, head) with predictions for all three ESTM targets."""
     rows = []
-    labels = list(dict.fromkeys(label for _, label in predictions))
+    labels = list(dict.fromkeys((method, head) for _, method, head in predictions))
     for temperature in (300, 600):
         names = {t: f"estm{temperature}_{t}" for t in ("ec", "tc", "seebeck")}
         if not all(name in frames for name in names.values()):
             continue
-        for label in labels:
-            if all((name, label) in predictions for name in names.values()):
+        for method, head in labels:
+            if all((name, method, head) in predictions for name in names.values()):
                 value = zt_mae({t: frames[n] for t, n in names.items()},
-                               {t: predictions[(n, label)] for t, n in names.items()}, temperature)
-                rows.append({"task": f"zt{temperature}", "method": label, "mae_mean": value, "mae_std": np.nan,
-                             "n": len(frames[names["ec"]]), "seconds": 0.0})
+                               {t: predictions[(n, method, head)] for t, n in names.items()}, temperature)
+                rows.append({"task": f"zt{temperature}", "method": method, "head": head, "mae_mean": value,
+                             "mae_std": np.nan, "n": len(frames[names["ec"]]), "seconds": 0.0})
     return rows
 
 
 def run_benchmark(tasks: Sequence[str], methods: Sequence[str], seeds: Sequence[int] = (0, 1, 2),
                   data_dir: str | None = None, log=print, transfer: bool = False, transfer_epochs: int = 300,
-                  device: str = "auto", representation: bool = True) -> pd.DataFrame:
+                  device: str = "auto", representation: bool = True,
+                  heads: Sequence[str] = ("paper",)) -> pd.DataFrame:
     """Representation-learning and/or transfer-learning benchmark.
 
-    With ``transfer=True`` every featurizer method is also fine-tuned
-    (method name suffixed ``+TL``); Magpie has no encoder to fine-tune.
-    ``representation=False`` skips the frozen-feature runs (transfer only).
+    Every method runs under every head in ``heads`` (frozen features). With
+    ``transfer=True`` every featurizer method is also fine-tuned with the paper's
+    head (method name suffixed ``+TL``, head ``paper``); Magpie has no encoder to
+    fine-tune. ``representation=False`` skips the frozen-feature runs (transfer only).
 
     Returns
     -------
     DataFrame
-        One row per (task, method): ``mae_mean``, ``mae_std`` (over all folds
-        and seeds, in the paper's units), ``n``, ``seconds``; plus ``zt300``/
-        ``zt600`` rows for every method (frozen or ``+TL``) whose three ESTM
+        One row per (task, method, head): ``mae_mean``, ``mae_std`` (over all
+        folds and seeds, in the paper's units), ``n``, ``seconds``; plus
+        ``zt300``/``zt600`` rows for every (method, head) whose three ESTM
         targets of that temperature all ran.
     """
+    for head in heads:
+        check_head(head)
     rows, magpie_cache = [], {}
-    predictions: dict[tuple[str, str], dict[int, np.ndarray]] = {}
+    predictions: dict[tuple[str, str, str], dict[int, np.ndarray]] = {}
     frames: dict[str, pd.DataFrame] = {}
     for task in tasks:
         frame = TASKS[task](data_dir=data_dir)
@@ -168,37 +178,46 @@ def run_benchmark(tasks: Sequence[str], methods: Sequence[str], seeds: Sequence[
         for method in methods:
             runs = []
             if representation:
-                runs.append((method, lambda m=method: representation_maes(m, X, y, seeds, magpie_cache)))
+                runs += [(method, head, lambda m=method, h=head: representation_maes(m, X, y, seeds, magpie_cache, h))
+                         for head in heads]
             if transfer and method != MAGPIE:
-                runs.append((f"{method}+TL", lambda m=method: transfer_maes(m, X, y, seeds, transfer_epochs, device)))
-            for label, evaluate in runs:
+                runs.append((f"{method}+TL", "paper",
+                             lambda m=method: transfer_maes(m, X, y, seeds, transfer_epochs, device)))
+            for label, head, evaluate in runs:
                 started = time.time()
-                maes, predictions[(task, label)] = evaluate()
-                rows.append(score_row(task, label, maes, len(y), started))
-                log(f"{task:<20} {label:<18} MAE {rows[-1]['mae_mean']:.3f} ({rows[-1]['mae_std']:.3f})  "
+                maes, predictions[(task, label, head)] = evaluate()
+                rows.append(score_row(task, label, head, maes, len(y), started))
+                log(f"{task:<20} {label:<18} {head:<6} MAE {rows[-1]['mae_mean']:.3f} ({rows[-1]['mae_std']:.3f})  "
                     f"n={len(y)}  {rows[-1]['seconds']:.0f}s")
     return pd.DataFrame(rows + zt_rows(frames, predictions))
 
 
 def matbench_fold_mae(task: str, method: str, fold: int, data_dir: str | None = None, seed: int = 0,
-                      magpie_cache: dict[str, np.ndarray] | None = None) -> float:
-    """MAE on one Matbench test fold (fit on its train + val splits), frozen features + MLP head.
+                      magpie_cache: dict[str, np.ndarray] | None = None, head: str = "paper") -> float:
+    """MAE on one Matbench test fold (fit on its train + val splits), frozen features + ``head``.
 
     ``magpie_cache`` (composition -> Magpie row) lets the folds of one task share Magpie
-    features; Magpie is stateless, so this equals featurizing each fold. On the two large
-    Materials Project tasks the head stops early on 10 % of train + val (the 72/8/20 protocol's
-    validation share); elsewhere it runs its fixed 300 epochs.
+    features; Magpie is stateless, so this equals featurizing each fold. Under the ``mlp``
+    head, on the two large Materials Project tasks, the head stops early on 10 % of train + val
+    (the 72/8/20 protocol's validation share); elsewhere it runs its fixed 300 epochs. The
+    ``paper`` head chooses its learning rate on an inner 20 % of train + val.
     """
-    head = mlp_head(seed, early_stopping=task in MATBENCH_MP_TASKS)
+    check_head(head)
     splits = load_matbench(task, fold, data_dir)
     train = pd.concat([splits["train"], splits["val"]], ignore_index=True)
     test = splits["test"]
     if method == MAGPIE:
         cache = {} if magpie_cache is None else magpie_cache
-        model, X_train, X_test = head, magpie_rows(list(train["composition"]), cache), \
-            magpie_rows(list(test["composition"]), cache)
+        model = mlp_head(seed, early_stopping=task in MATBENCH_MP_TASKS) if head == "mlp" else \
+            FEATURE_HEADS[head](seed)
+        X_train = magpie_rows(list(train["composition"]), cache)
+        X_test = magpie_rows(list(test["composition"]), cache)
     else:
-        model = Pipeline([("polysrl", FrozenEstimator(frozen_featurizer(method))), ("head", head)])
+        if head == "mlp":
+            model = Pipeline([("polysrl", FrozenEstimator(frozen_featurizer(method))),
+                              ("head", mlp_head(seed, early_stopping=task in MATBENCH_MP_TASKS))])
+        else:
+            model = frozen_model(method, head, seed)
         X_train = np.asarray(train["composition"], dtype=object)
         X_test = np.asarray(test["composition"], dtype=object)
     model.fit(X_train, train["target"].to_numpy())
@@ -206,32 +225,37 @@ def matbench_fold_mae(task: str, method: str, fold: int, data_dir: str | None = 
 
 
 def run_matbench(tasks: Sequence[str], methods: Sequence[str], folds: Sequence[int] = range(5),
-                 data_dir: str | None = None, log=print, seeds: Sequence[int] = (0,)) -> pd.DataFrame:
+                 data_dir: str | None = None, log=print, seeds: Sequence[int] = (0,),
+                 heads: Sequence[str] = ("paper",)) -> pd.DataFrame:
     """Matbench DFT tasks (paper Table 6): CrabNet's fixed folds, or seeded 72/8/20 folds for the
     two Materials Project tasks (see :func:`~polysrl_sklearn.datasets.load_matbench`); MAE on the
-    (logged, where noted) target, mean (std) over ``seeds`` (of the MLP head) x ``folds``."""
+    (logged, where noted) target, mean (std) over ``seeds`` (of the head) x ``folds``, for every
+    method under every head."""
+    for head in heads:
+        check_head(head)
     rows = []
     for task in tasks:
         magpie_cache: dict[str, np.ndarray] = {}
         for method in methods:
-            started = time.time()
-            maes = []
-            for seed in seeds:
-                for fold in folds:
-                    maes.append(matbench_fold_mae(task, method, fold, data_dir, seed=seed,
-                                                  magpie_cache=magpie_cache))
-                    log(f"matbench {task:<22} {method:<18} seed {seed} fold {fold} MAE {maes[-1]:.4f}  "
-                        f"{time.time() - started:.0f}s")
-            maes = np.array(maes)
-            rows.append({"task": f"matbench_{task}", "method": method, "mae_mean": maes.mean(),
-                         "mae_std": maes.std(), "n": len(maes), "seconds": time.time() - started})
-            log(f"matbench {task:<22} {method:<18} MAE {maes.mean():.4f} ({maes.std():.4f})  "
-                f"{rows[-1]['seconds']:.0f}s")
+            for head in heads:
+                started = time.time()
+                maes = []
+                for seed in seeds:
+                    for fold in folds:
+                        maes.append(matbench_fold_mae(task, method, fold, data_dir, seed=seed,
+                                                      magpie_cache=magpie_cache, head=head))
+                        log(f"matbench {task:<22} {method:<18} {head:<6} seed {seed} fold {fold} "
+                            f"MAE {maes[-1]:.4f}  {time.time() - started:.0f}s")
+                maes = np.array(maes)
+                rows.append({"task": f"matbench_{task}", "method": method, "head": head, "mae_mean": maes.mean(),
+                             "mae_std": maes.std(), "n": len(maes), "seconds": time.time() - started})
+                log(f"matbench {task:<22} {method:<18} {head:<6} MAE {maes.mean():.4f} ({maes.std():.4f})  "
+                    f"{rows[-1]['seconds']:.0f}s")
     return pd.DataFrame(rows)
 
 
 def combine_runs(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Merge saved benchmark results; a later run's (task, method) row replaces an earlier one's.
+    """Merge saved benchmark results; a later run's (task, method, head) row replaces an earlier one's.
 
     This is how a partial re-run (say ``--methods polysrl`` after the default model
     changed) updates one column of a full run without re-running the others. A
@@ -246,12 +270,21 @@ def combine_runs(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        One row per (task, method).
+        One row per (task, method, head).
     """
-    frame = pd.concat(list(runs), ignore_index=True)
-    first_seen = frame.groupby(["task", "method"], sort=False).ngroup()  # numbered by first appearance
-    latest = frame.assign(first_seen=first_seen).drop_duplicates(["task", "method"], keep="last")
+    frame = with_heads(pd.concat([with_heads(run) for run in runs], ignore_index=True))
+    keys = ["task", "method", "head"]
+    first_seen = frame.groupby(keys, sort=False).ngroup()  # numbered by first appearance
+    latest = frame.assign(first_seen=first_seen).drop_duplicates(keys, keep="last")
     return latest.sort_values("first_seen", kind="stable").drop(columns="first_seen").reset_index(drop=True)
+
+
+def with_heads(results: pd.DataFrame) -> pd.DataFrame:
+    """``results`` with a ``head`` column: results saved before heads existed ran the ``mlp`` head
+    (their ``+TL`` rows the paper's head, as fine-tuning always has)."""
+    if "head" in results.columns:
+        return results
+    return results.assign(head=["paper" if str(m).endswith("+TL") else "mlp" for m in results["method"]])
 
 
 def method_label(method: str) -> str:
@@ -263,26 +296,33 @@ def method_label(method: str) -> str:
 
 
 def format_table(results: pd.DataFrame, paper: dict[str, float] | None = None,
-                 paper_label: str = "paper PolySRL") -> str:
-    """Markdown table: tasks as rows, methods as columns, ``mean (std)`` cells, plus the paper's PolySRL.
+                 paper_label: str = "paper PolySRL", extra_paper: dict[str, dict[str, float]] | None = None) -> str:
+    """Markdown table: tasks as rows, ``method (head)`` columns, ``mean (std)`` cells, plus the paper's rows.
 
     Parameters
     ----------
     results : DataFrame
-        Columns ``task``, ``method``, ``mae_mean``, ``mae_std``.
+        Columns ``task``, ``method``, ``mae_mean``, ``mae_std`` and ``head`` (taken as ``mlp``
+        when missing, see :func:`with_heads`).
     paper : dict, optional
         Task -> the paper's value for the last column (default: :data:`PAPER_POLYSRL`).
     paper_label : str
         Header of that column.
+    extra_paper : dict, optional
+        More of the paper's rows, header -> (task -> value), put before ``paper``'s column
+        (e.g. ``{"paper rand init": PAPER_RAND_INIT}``).
     """
     paper = PAPER_POLYSRL if paper is None else paper
+    results = with_heads(results)
     cell = results.apply(lambda r: f"{r.mae_mean:.3f}" + ("" if np.isnan(r.mae_std) else f" ({r.mae_std:.3f})"),
                          axis=1)
-    table = results.assign(cell=cell).pivot(index="task", columns="method", values="cell")
+    column = results.apply(lambda r: f"{method_label(str(r.method))} ({r['head']})", axis=1)
+    table = results.assign(cell=cell, column=column).pivot(index="task", columns="column", values="cell")
     table = table.reindex(index=list(dict.fromkeys(results["task"])),
-                          columns=list(dict.fromkeys(results["method"]))).fillna("")  # not run: empty cell
-    table[paper_label] = [f"{paper[t]:.3f}" if t in paper else "" for t in table.index]
-    header = "| task | " + " | ".join(method_label(str(c)) for c in table.columns) + " |"
+                          columns=list(dict.fromkeys(column))).fillna("")  # not run: empty cell
+    for label, values in {**(extra_paper or {}), paper_label: paper}.items():
+        table[label] = [f"{values[t]:.3f}" if t in values else "" for t in table.index]
+    header = "| task | " + " | ".join(str(c) for c in table.columns) + " |"
     lines = [header, "|---" * (len(table.columns) + 1) + "|"]
     lines += ["| " + task + " | " + " | ".join(str(v) for v in row) + " |" for task, row in table.iterrows()]
     return "\n".join(lines)

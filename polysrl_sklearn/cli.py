@@ -18,13 +18,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
+from .recipes import DEFAULT_RECIPE, RECIPES, get_recipe
+
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED_EXIT_STATUS = 130
 COMMANDS = ("pretrain", "benchmark", "export")
-
-#: Recipe of the shipped CPU model (see docs/pretraining.md).
-CPU_RECIPE = {"hidden_dim": 64, "epochs": 22, "batch_size": 256, "learning_rate": 1e-3,
-              "structure_pooling": "mean"}
 
 
 def split_holdout(formulas: list[str], fraction: float, seed: int) -> np.ndarray:
@@ -54,16 +52,17 @@ def pretrain_command(args: argparse.Namespace) -> int:
     Refuses with a one-line reason (``SystemExit``) a ``--resume`` whose
     checkpoint is unreadable, or of another corpus, model or optimisation
     setting; says so when the checkpoint does not exist yet (a new run
-    starts, so the same command both starts and continues a run). Ctrl-C prints where the last
-    finished epoch's checkpoint is and how to resume, and returns 130.
+    starts, so the same command both starts and continues a run). Ctrl-C
+    prints where the last finished epoch's checkpoint is and how to resume,
+    and returns 130.
     """
     import pandas as pd
     import torch
 
     from .corpus import corpus_from_mp_jsonl, corpus_from_property_table
-    from .featurizer import PAPER_SETTINGS
     from .model_files import ModelFileError
     from .network import ModelConfig, PolySRLNetwork, save_checkpoint
+    from .objectives import get_objective
     from .pretraining import TrainingSettings, pretrain
     from .resume import ResumeError
 
@@ -72,22 +71,20 @@ def pretrain_command(args: argparse.Namespace) -> int:
               file=sys.stderr, flush=True)
     if args.export_every is not None and (args.export_every < 1 or not args.export):
         raise SystemExit("--export-every K needs K >= 1 and --export PATH (snapshots are named after it)")
-    recipe = dict(CPU_RECIPE)
-    if args.paper:
-        recipe.update(PAPER_SETTINGS)
-    for key in ("hidden_dim", "epochs", "batch_size", "learning_rate"):
-        if getattr(args, key) is not None:
-            recipe[key] = getattr(args, key)
+    overrides = {key: getattr(args, key) for key in ("hidden_dim", "epochs", "batch_size", "learning_rate",
+                                                      "cutoff", "max_neighbors", "max_polymorphs")
+                 if getattr(args, key) is not None}
+    recipe = get_recipe(args.recipe).replace(**overrides)
     torch.set_num_threads(args.threads) if args.threads else None
     started = time.time()
-    if args.objective == "supervised":
+    if get_objective(args.objective).pretrains_from == "targets":
         if not args.property_table:
             raise SystemExit("--objective supervised needs --property-table CSV (e.g. mp-non-metals.csv)")
         table = pd.read_csv(args.property_table, nrows=args.limit)
         corpus = corpus_from_property_table(table[args.composition_column].tolist(),
                                             table[args.target_column].to_numpy())
     else:
-        corpus = corpus_from_mp_jsonl(args.data, args.limit, args.cutoff, args.max_neighbors, args.n_jobs,
+        corpus = corpus_from_mp_jsonl(args.data, args.limit, recipe.cutoff, recipe.max_neighbors, args.n_jobs,
                                       args.cache_dir, verbose=True)
     held_out = split_holdout(corpus.formulas, args.holdout, args.seed)
     train_corpus = corpus.subset_formulas(~held_out)
@@ -96,18 +93,13 @@ def pretrain_command(args: argparse.Namespace) -> int:
           f"({int((corpus.polymorph_counts >= 2).sum())} polymorphic); dropped "
           f"{ {k: len(v) for k, v in corpus.dropped.items()} }; held out {int(held_out.sum())} formulas; "
           f"graphs ready in {graph_seconds:.0f} s", flush=True)
-    config = ModelConfig(hidden_dim=recipe["hidden_dim"], structure_pooling=recipe["structure_pooling"],
-                         cutoff=args.cutoff, max_neighbors=args.max_neighbors,
-                         n_samples=recipe.get("n_samples", 8), beta=recipe.get("beta", 1e-8),
-                         objective=args.objective)
+    config = ModelConfig(**recipe.architecture(), objective=args.objective)
     torch.manual_seed(args.seed)
     network = PolySRLNetwork(config)
-    settings = TrainingSettings(epochs=recipe["epochs"], batch_size=recipe["batch_size"],
-                                learning_rate=recipe["learning_rate"], grad_clip=2.0,
-                                max_polymorphs=args.max_polymorphs, seed=args.seed)
+    settings = TrainingSettings(**recipe.training(), seed=args.seed)
     held = [f for f, h in zip(corpus.formulas, held_out) if h]
-    corpus_info = {"file": Path(args.property_table or args.data or "").name, "structures": len(corpus.names),
-                   "formulas": len(corpus.formulas), "dropped": corpus.dropped}
+    corpus_info = {"file": Path(args.property_table or args.data or "").name, "limit": args.limit,
+                   "structures": len(corpus.names), "formulas": len(corpus.formulas), "dropped": corpus.dropped}
 
     def export(path: str | Path, network: PolySRLNetwork, history: list[dict]) -> None:
         save_checkpoint(path, network, extra={
@@ -118,7 +110,6 @@ def pretrain_command(args: argparse.Namespace) -> int:
         if epoch % args.export_every == 0:
             export(snapshot_path(args.export, epoch), network, history)
 
-    corpus_info["limit"] = args.limit
     try:
         history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
                            resume=args.resume, verbose=True,
@@ -130,7 +121,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
         checkpoint = Path(args.checkpoint)
         if checkpoint.is_file() and (args.resume or checkpoint.stat().st_mtime >= started):
             print(f"\ninterrupted: the checkpoint of the last finished epoch is safe in {checkpoint}; "
-                  f"resume with: {resume_hint(args.argv)}", file=sys.stderr)
+                  f"resume with: {resume_hint(getattr(args, 'argv', None) or sys.argv[1:])}", file=sys.stderr)
         else:
             print("\ninterrupted before the first epoch finished; no checkpoint was written",
                   file=sys.stderr)
@@ -163,13 +154,22 @@ def benchmark_command(args: argparse.Namespace) -> int:
     import pandas as pd
     import torch
 
-    from .benchmark import FEATURIZER_METHODS, MAGPIE, combine_runs, format_table, run_benchmark, run_matbench
+    from .benchmark import (
+        FEATURIZER_METHODS,
+        MAGPIE,
+        PAPER_RAND_INIT,
+        combine_runs,
+        format_table,
+        run_benchmark,
+        run_matbench,
+        with_heads,
+    )
     from .datasets import MATBENCH_MP_TASKS, MATBENCH_TASKS, TASKS
     from .featurizer import SHIPPED_MODELS
 
     if args.table_from:
         results = combine_runs([pd.read_csv(path) for path in args.table_from])
-        print(format_table(results))
+        print(format_table(results, extra_paper={"paper rand init": PAPER_RAND_INIT}))
         if args.csv:
             results.to_csv(args.csv, index=False)
         return 0
@@ -186,15 +186,21 @@ def benchmark_command(args: argparse.Namespace) -> int:
                          f"methods: {[MAGPIE, *FEATURIZER_METHODS]}, a shipped model name "
                          f"{list(SHIPPED_MODELS)} or a checkpoint file")
     torch.set_num_threads(args.threads) if args.threads else None
+    heads = list(dict.fromkeys(args.head or ["paper"]))
     results = run_benchmark(tasks, methods, args.seeds, args.data_dir, transfer=args.transfer,
-                            transfer_epochs=args.transfer_epochs, device=args.device)
+                            transfer_epochs=args.transfer_epochs, device=args.device, heads=heads)
     if args.matbench:
         results = pd.concat([results, run_matbench(args.matbench, methods, data_dir=args.data_dir,
-                                                   seeds=args.seeds)],
+                                                   seeds=args.seeds, heads=heads)],
                             ignore_index=True)
-    print(f"\nMAE mean (std) over {len(args.seeds)} seeds x 5 folds; frozen features + MLP head, and "
-          "'+TL' = fine-tuned (x10 for formation_enthalpy, metallic, seebeck; zt: MAE of ZT from predicted properties)")
-    print(format_table(results))
+    results = with_heads(results)
+    if "seconds" in results:
+        for head in heads:
+            print(f"{head} head: {results.loc[results['head'] == head, 'seconds'].sum():.0f} s in all")
+    print(f"\nMAE mean (std) over {len(args.seeds)} seeds x 5 folds; frozen features under the head in "
+          "brackets, and '+TL' = fine-tuned (x10 for formation_enthalpy, metallic, seebeck; zt: MAE of ZT from "
+          "predicted properties)")
+    print(format_table(results, extra_paper={"paper rand init": PAPER_RAND_INIT}))
     if args.csv:
         results.to_csv(args.csv, index=False)
     return 0
@@ -211,14 +217,18 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
         others accept the same arguments but list no names, which keeps
         ``polysrl --help`` fast.
     """
-    objectives: tuple[str, ...] | None = None
+    objectives: list[str] | None = None
     structures_env = "POLYSRL_MP_STRUCTURES"
     if "pretrain" in full:
         from .corpus import MP_STRUCTURES_ENV as structures_env
-        from .objectives import OBJECTIVES as objectives
+        from .objectives import OBJECTIVES
+
+        objectives = list(OBJECTIVES)
     task_help = matbench_help = ""
+    heads: tuple[str, ...] | None = None
     if "benchmark" in full:
         from .datasets import MATBENCH_MP_TASKS, MATBENCH_TASKS, TASKS
+        from .evaluation import HEADS as heads
 
         task_help = f"; one or more of: {' '.join(TASKS)}"
         matbench_help = f"; one or more of: {' '.join(MATBENCH_TASKS + MATBENCH_MP_TASKS)}"
@@ -235,8 +245,12 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--export", default=None, help="write the small stoichiometry-only model here")
     p.add_argument("--export-every", type=int, default=None, metavar="K",
                    help="also export a snapshot every K epochs, next to --export (model.pt -> model_e12.pt)")
-    p.add_argument("--paper", action="store_true",
-                   help="the paper's full settings (F=200, 100 epochs, lr 5e-5, sum pooling); use a GPU")
+    p.add_argument("--recipe", default=DEFAULT_RECIPE, choices=list(RECIPES),
+                   help="architecture and optimisation settings: "
+                        + "; ".join(f"{name}: {recipe.description}" for name, recipe in RECIPES.items())
+                        + f" (default: {DEFAULT_RECIPE})")
+    p.add_argument("--paper", dest="recipe", action="store_const", const="paper",
+                   help="alias of --recipe paper")
     p.add_argument("--objective", default="polysrl", choices=objectives)
     p.add_argument("--property-table", default=None,
                    help="CSV of compositions and a DFT property, for --objective supervised")
@@ -246,9 +260,9 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--learning-rate", type=float, default=None)
-    p.add_argument("--max-polymorphs", type=int, default=4)
-    p.add_argument("--cutoff", type=float, default=6.0)
-    p.add_argument("--max-neighbors", type=int, default=12)
+    p.add_argument("--max-polymorphs", type=int, default=None, help="default: the recipe's")
+    p.add_argument("--cutoff", type=float, default=None, help="crystal-graph radius in Angstrom (default: the recipe's)")
+    p.add_argument("--max-neighbors", type=int, default=None, help="default: the recipe's")
     p.add_argument("--holdout", type=float, default=0.05, help="fraction of formulas held out")
     p.add_argument("--limit", type=int, default=None, help="use only the first N structures")
     p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "polysrl"))
@@ -257,7 +271,7 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=pretrain_command)
-    b = sub.add_parser("benchmark", help="5-fold CV of frozen features + MLP head on the wet-lab tasks")
+    b = sub.add_parser("benchmark", help="5-fold CV of frozen features + an evaluation head on the wet-lab tasks")
     b.add_argument("--tasks", nargs="*", default=None,
                    help=f"default: all wet-lab tasks ('--tasks' alone: none){task_help}")
     b.add_argument("--matbench", nargs="*", default=None,
@@ -265,6 +279,11 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                         f"seeded 72/8/20 folds for mp_gap and mp_e_form{matbench_help}")
     b.add_argument("--methods", nargs="*", default=None,
                    help="default: magpie and every shipped model; a checkpoint path benchmarks that model")
+    b.add_argument("--head", action="append", choices=heads, default=None,
+                   help="evaluation head on the frozen features, repeatable (default: paper): 'paper' = the "
+                        "paper's 3-layer LeakyReLU MLP on L1 loss, lr chosen on an inner split (PolySRLRegressor "
+                        "with finetune=False; standardised features for magpie); 'mlp' = sklearn MLPRegressor; "
+                        "'rf' = RandomForestRegressor(n_estimators=500)")
     b.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     b.add_argument("--data-dir", default=None, help="shared data folder (default: $POLYSRL_DATA_DIR)")
     b.add_argument("--threads", type=int, default=None)

@@ -15,6 +15,7 @@ from pymatgen.core import Composition, Structure
 
 from .composition import ParsedComposition, parse_composition
 from .crystal_graph import CrystalGraphSet, build_graph_set, graph_cache_key
+from .recipes import DEFAULTS
 
 MP_STRUCTURES_ENV = "POLYSRL_MP_STRUCTURES"
 
@@ -75,7 +76,8 @@ def _group(formula_per_structure: Sequence[str]) -> tuple[list[str], np.ndarray]
 
 
 def corpus_from_structures(structures: Sequence[Structure], compositions: Sequence[Any] | None = None,
-                           cutoff: float = 5.0, max_neighbors: int = 12, n_jobs: int | None = -1,
+                           cutoff: float = DEFAULTS.cutoff, max_neighbors: int = DEFAULTS.max_neighbors,
+                           n_jobs: int | None = -1,
                            cache_dir: str | os.PathLike | None = None,
                            verbose: bool = False) -> StructureCorpus:
     """Group structures by reduced formula and build their graphs.
@@ -158,7 +160,8 @@ def resolve_mp_path(path: str | os.PathLike | None) -> Path:
 
 
 def corpus_from_mp_jsonl(path: str | os.PathLike | None = None, limit: int | None = None,
-                         cutoff: float = 5.0, max_neighbors: int = 12, n_jobs: int | None = -1,
+                         cutoff: float = DEFAULTS.cutoff, max_neighbors: int = DEFAULTS.max_neighbors,
+                         n_jobs: int | None = -1,
                          cache_dir: str | os.PathLike | None = None,
                          verbose: bool = True) -> StructureCorpus:
     """Load the MP JSON-lines corpus and build (or load cached) crystal graphs.

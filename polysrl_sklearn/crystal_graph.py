@@ -23,6 +23,8 @@ import numpy as np
 from joblib import Parallel, delayed
 from pymatgen.core import Lattice, Structure
 
+from .recipes import DEFAULTS
+
 if TYPE_CHECKING:  # torch is imported lazily so that joblib graph workers start fast
     import torch
 
@@ -141,7 +143,7 @@ def structure_from_record(record: dict[str, Any]) -> Structure:
                      record["species"], record["frac_coords"])
 
 
-def structure_graph(structure: Structure, cutoff: float = 5.0, max_neighbors: int = 12,
+def structure_graph(structure: Structure, cutoff: float = DEFAULTS.cutoff, max_neighbors: int = DEFAULTS.max_neighbors,
                     name: str | None = None, min_distance: float = 0.1) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """Radius graph of one structure.
 
@@ -222,7 +224,7 @@ def _graphs_of_chunk(items: Sequence[Any], names: Sequence[str], cutoff: float,
     )
 
 
-def build_graph_set(structures: Sequence[Any], cutoff: float = 5.0, max_neighbors: int = 12,
+def build_graph_set(structures: Sequence[Any], cutoff: float = DEFAULTS.cutoff, max_neighbors: int = DEFAULTS.max_neighbors,
                     names: Sequence[str] | None = None, n_jobs: int | None = -1,
                     chunk_size: int = 2000, cache_path: str | os.PathLike | None = None,
                     verbose: bool = False, skip_invalid: bool = False) -> CrystalGraphSet:

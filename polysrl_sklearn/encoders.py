@@ -13,11 +13,13 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch_geometric.nn import GCNConv, JumpingKnowledge, MetaLayer, Set2Set
+from torch_geometric.nn.inits import reset
 from torch_geometric.nn.models.schnet import GaussianSmearing
 from torch_geometric.nn.pool import global_add_pool, global_mean_pool
 from torch_geometric.utils import scatter
 
 from .crystal_graph import CrystalBatch
+from .recipes import DEFAULTS
 from .stoichiometry_graph import StoichiometryBatch
 
 
@@ -46,7 +48,28 @@ class _NodeUpdate(nn.Module):
 
 
 class StructureEncoder(nn.Module):
-    """Graph-network encoder of crystal structures (f^b of the paper).
+    r"""Graph-network encoder of crystal structures (f^b of the paper, Appendix B.1).
+
+    Every atom starts from one shared learnable vector :math:`\mathbf{x}^b` and
+    every bond from a Gaussian expansion :math:`\mathbf{B}^b_{ij}` of its length
+    (Eq. 7):
+
+    .. math::
+
+        \mathbf{h}_i^{0,b} = \phi_{node}(\mathbf{x}^b), \qquad
+        \mathbf{b}_{ij}^{0,b} = \phi_{edge}(\mathbf{B}^b_{ij})
+
+    then each of the L' layers updates bonds and atoms with two-layer MLPs
+    :math:`\psi` (Eq. 8; here with residual connections):
+
+    .. math::
+
+        \mathbf{b}_{ij}^{l+1,b} = \psi^l_{edge}(\mathbf{h}_i^{l,b}, \mathbf{h}_j^{l,b}, \mathbf{b}_{ij}^{l,b}),
+        \qquad
+        \mathbf{h}_i^{l+1,b} = \psi^l_{node}\Big(\mathbf{h}_i^{l,b}, \sum_{j \in \mathcal{N}(i)}
+        \mathbf{b}_{ij}^{l+1,b}\Big)
+
+    and the crystal vector :math:`\mathbf{z}^b` pools the atoms (``pooling``).
 
     Parameters
     ----------
@@ -63,8 +86,8 @@ class StructureEncoder(nn.Module):
         crystal vector independent of the unit-cell multiplicity.
     """
 
-    def __init__(self, hidden: int, num_layers: int = 3, cutoff: float = 5.0,
-                 num_gaussians: int = 40, pooling: str = "sum") -> None:
+    def __init__(self, hidden: int, num_layers: int = DEFAULTS.structure_layers, cutoff: float = DEFAULTS.cutoff,
+                 num_gaussians: int = DEFAULTS.num_gaussians, pooling: str = DEFAULTS.structure_pooling) -> None:
         super().__init__()
         if pooling not in ("sum", "mean"):
             raise ValueError(f"pooling must be 'sum' or 'mean', got {pooling!r}")
@@ -76,6 +99,25 @@ class StructureEncoder(nn.Module):
         self.layers = nn.ModuleList(
             MetaLayer(_EdgeUpdate(hidden), _NodeUpdate(hidden)) for _ in range(num_layers)
         )
+
+        self.hidden = hidden
+        self.cutoff = float(cutoff)
+
+    def reset_parameters(self) -> None:
+        """Draw new weights (uses the torch RNG; construction does not call it)."""
+        nn.init.normal_(self.atom_vector, std=0.1)
+        self.node_encoder.reset_parameters()
+        self.edge_encoder.reset_parameters()
+        # not MetaLayer.reset_parameters: the edge and node updates have no such method on purpose,
+        # because MetaLayer's constructor calls it and a second initialisation would change what a
+        # seed gives (the golden and seeded-pretraining results)
+        for layer in self.layers:
+            reset(layer.edge_model.mlp)
+            reset(layer.node_model.mlp)
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.hidden}, num_layers={len(self.layers)}, cutoff={self.cutoff:g}, "
+                f"num_gaussians={self.edge_encoder.in_features}, pooling={self.pooling!r})")
 
     def forward(self, graphs: CrystalBatch) -> torch.Tensor:
         """Return one vector per crystal, shape (num_graphs, hidden)."""
@@ -89,7 +131,23 @@ class StructureEncoder(nn.Module):
 
 
 class StoichiometryEncoder(nn.Module):
-    """Probabilistic stoichiometry encoder (f^a, f^a_mu, f^a_sigma of the paper).
+    r"""Probabilistic stoichiometry encoder (f^a, f^a_mu, f^a_sigma of the paper, Appendix B.2).
+
+    GCN layers over the fully connected element graph (Eq. 9) and jumping
+    knowledge (Eq. 10) give the element representations :math:`\mathbf{Z}^a`;
+    their fraction-weighted sum is :math:`\mathbf{z}^a`. Two Set2Set heads give
+    the mean and the variance (Eqs. 11-12):
+
+    .. math::
+
+        \mathbf{z}^a_\mu = \operatorname{Set2set}_\mu(\mathbf{Z}^a) + \mathbf{z}^a, \qquad
+        \mathbf{z}^a_\sigma = \operatorname{Set2set}_\sigma(\mathbf{Z}^a) + \mathbf{z}^a
+
+    (here each Set2Set output goes through a linear layer back to width F, and
+    the variance is ``exp`` of :math:`\mathbf{z}^a_\sigma` squashed into
+    ``log_variance_bounds``). Training samples
+    :math:`\tilde{\mathbf{z}}^a = \mathbf{z}^a_\mu + \sqrt{\mathbf{z}^a_\sigma} \odot \epsilon`
+    (Eq. 3); ``transform`` uses the mean and the geometric mean of the variances.
 
     Parameters
     ----------
@@ -107,8 +165,8 @@ class StoichiometryEncoder(nn.Module):
         reach zero.
     """
 
-    def __init__(self, element_features: torch.Tensor, hidden: int, num_layers: int = 3,
-                 set2set_steps: int = 2,
+    def __init__(self, element_features: torch.Tensor, hidden: int,
+                 num_layers: int = DEFAULTS.stoichiometry_layers, set2set_steps: int = DEFAULTS.set2set_steps,
                  log_variance_bounds: tuple[float, float] = (-10.0, 3.0)) -> None:
         super().__init__()
         self.register_buffer("element_features", element_features.float())
@@ -121,6 +179,18 @@ class StoichiometryEncoder(nn.Module):
         self.mean_out = nn.Linear(2 * hidden, hidden)
         self.var_out = nn.Linear(2 * hidden, hidden)
         self.log_variance_bounds = tuple(float(b) for b in log_variance_bounds)
+        self.hidden = hidden
+        self.set2set_steps = set2set_steps
+
+    def reset_parameters(self) -> None:
+        """Draw new weights (uses the torch RNG; construction does not call it)."""
+        for module in (self.input, *self.convs, self.reduce, self.mean_pool, self.var_pool, self.mean_out,
+                       self.var_out):
+            module.reset_parameters()
+
+    def __repr__(self) -> str:
+        return (f"{self.__class__.__name__}({self.element_features.shape[0]} elements, {self.hidden}, "
+                f"num_layers={len(self.convs)}, set2set_steps={self.set2set_steps})")
 
     def node_embeddings(self, graphs: StoichiometryBatch) -> torch.Tensor:
         """Element representations Z^a after GCN + jumping knowledge."""

@@ -1,7 +1,20 @@
-"""Evaluation protocol: frozen features + MLP head under repeated 5-fold CV.
+"""Evaluation heads on frozen features, under repeated 5-fold CV.
 
-Hyper-parameters of the head are fixed in advance (paper Appendix E: Adam,
-lr 1e-3, 300 epochs); nothing is tuned on the test folds.
+Three heads (``polysrl benchmark --head``), all fixed in advance, none tuned on
+test folds:
+
+``paper``
+    The paper's representation-learning head (Appendix E): a three-layer
+    LeakyReLU MLP on the L1 loss, Adam at the fixed learning rate 1e-3 for 300
+    epochs, weight decay 1e-6 (:class:`~polysrl_sklearn.head.MLPHeadRegressor`
+    on standardised features; for an encoder,
+    :class:`~polysrl_sklearn.regressor.PolySRLRegressor` with ``finetune=False``,
+    whose mean vectors are standardised on the training rows).
+``mlp``
+    sklearn's ``MLPRegressor`` (ReLU, squared error, lr 1e-3, at most 300 epochs)
+    on standardised features: this project's earlier head.
+``rf``
+    ``RandomForestRegressor(n_estimators=500)``, the Matbench reference baseline.
 """
 
 from __future__ import annotations
@@ -11,12 +24,22 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.ensemble import RandomForestRegressor
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
+from .head import MLPHeadRegressor
+
 CLIP_SD = 5.0
+
+#: Evaluation heads of ``polysrl benchmark --head`` (see the module docstring).
+HEADS: tuple[str, ...] = ("paper", "mlp", "rf")
+
+#: The ``paper`` head's learning rate: fixed at 1e-3 in the paper's representation-learning runs
+#: (Appendix E). Fine-tuning chooses among four rates on an inner split instead.
+PAPER_HEAD_LEARNING_RATES: tuple[float, ...] = (1e-3,)
 
 
 def clip_standardised(X: np.ndarray) -> np.ndarray:
@@ -47,6 +70,37 @@ def mlp_head(random_state: int = 0, hidden: int = 256, early_stopping: bool = Fa
         ("mlp", MLPRegressor(hidden_layer_sizes=(hidden, hidden), learning_rate_init=1e-3,
                              max_iter=300, early_stopping=early_stopping, random_state=random_state)),
     ])
+
+
+def paper_feature_head(random_state: int = 0) -> Pipeline:
+    """Standardise, clip at +-5 s.d., then the paper's head (:class:`~polysrl_sklearn.head.MLPHeadRegressor`).
+
+    This is the ``paper`` head for a feature matrix such as Magpie's. An encoder's
+    mean vectors go to the head unscaled instead (:class:`~polysrl_sklearn.regressor.
+    PolySRLRegressor` with ``finetune=False``), as in the paper.
+
+    Parameters
+    ----------
+    random_state : int, default=0
+        Seed of the head's initialisation, row order and inner validation split.
+    """
+    return Pipeline([
+        ("scale", StandardScaler()),
+        ("clip", FunctionTransformer(clip_standardised)),
+        ("head", MLPHeadRegressor(learning_rates=PAPER_HEAD_LEARNING_RATES, random_state=random_state)),
+    ])
+
+
+def rf_head(random_state: int = 0, n_jobs: int | None = -1) -> RandomForestRegressor:
+    """``RandomForestRegressor(n_estimators=500)``, the Matbench reference baseline's model.
+
+    Parameters
+    ----------
+    random_state : int, default=0
+    n_jobs : int or None, default=-1
+        Trees are grown on every core.
+    """
+    return RandomForestRegressor(n_estimators=500, random_state=random_state, n_jobs=n_jobs)
 
 
 class MagpieFeatures(TransformerMixin, BaseEstimator):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from numbers import Integral, Real
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,46 +18,17 @@ from .architecture import architecture_params, check_agrees_with_checkpoint, wit
 from .composition import as_composition_list, parse_composition
 from .corpus import corpus_from_property_table, corpus_from_structures
 from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
-from .objectives import OBJECTIVES
+from .objectives import OBJECTIVES, get_objective
 from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_REAL, PRETRAINED
 from .pretraining import TrainingSettings, pretrain, resolve_device
+from .recipes import DEFAULTS, RECIPES, get_recipe
+from .shipped import DEFAULT_CHECKPOINT, RANDOM_INIT, SHIPPED_MODELS, resolve_pretrained  # noqa: F401 - re-exported
 from .stoichiometry_graph import build_stoichiometry_batch
 from .torch_threads import threads_for
 
-DEFAULT_CHECKPOINT = Path(__file__).parent / "pretrained" / "polysrl_mp.pt"
-
-#: Models shipped with the package, by name (all pretrained on the same MP corpus and split;
-#: see docs/pretraining.md). "default" is the PolySRL model.
-SHIPPED_MODELS: dict[str, Path] = {
-    "default": DEFAULT_CHECKPOINT,
-    "polysrl": DEFAULT_CHECKPOINT,
-    **{name: Path(__file__).parent / "pretrained" / "baselines" / f"{name}.pt"
-       for name in ("polysrl_nosample", "infomax", "graphcl", "supervised")},
-}
-
-
-def resolve_pretrained(pretrained: str | os.PathLike) -> Path:
-    """Path of a shipped model name (see ``SHIPPED_MODELS``) or of a checkpoint file.
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``pretrained`` is neither a shipped model name nor an existing
-        file; the message lists the shipped names.
-    """
-    if str(pretrained) in SHIPPED_MODELS:
-        return SHIPPED_MODELS[str(pretrained)]
-    if not Path(pretrained).is_file():
-        raise FileNotFoundError(f"pretrained={str(pretrained)!r} is neither a shipped model "
-                                f"({', '.join(SHIPPED_MODELS)}) nor an existing model file")
-    return Path(pretrained)
-
-#: The paper's Table 3 settings, for ``PolySRLFeaturizer(**PAPER_SETTINGS)`` (GPU recommended).
-PAPER_SETTINGS: dict[str, Any] = {
-    "hidden_dim": 200, "stoichiometry_layers": 3, "structure_layers": 3, "n_samples": 8,
-    "beta": 1e-8, "init_c": 20.0, "init_d": 20.0, "batch_size": 256, "learning_rate": 5e-5,
-    "epochs": 100, "grad_clip": 2.0, "structure_pooling": "sum",
-}
+#: The paper's settings (the ``"paper"`` recipe), for ``PolySRLFeaturizer(**PAPER_SETTINGS)``
+#: (GPU recommended); the same as ``PolySRLFeaturizer.from_recipe("paper")``.
+PAPER_SETTINGS: dict[str, Any] = RECIPES["paper"].featurizer_params()
 
 
 class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
@@ -90,7 +60,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     Loaded weights keep their checkpoint's values, and a value set
     explicitly must agree with the checkpoint (a conflict raises
     ``ValueError`` naming the parameter, instead of being ignored). A new
-    network (``pretrained=None`` or pretraining) uses the default shown.
+    network (``pretrained=None`` or pretraining) takes them from the
+    ``"cpu"`` recipe, the recipe of the shipped models
+    (:mod:`polysrl_sklearn.recipes`), as do the optimisation defaults;
+    :meth:`from_recipe` starts from another recipe.
 
     ``fit`` is atomic: the fitted attributes are set only once it has
     finished, so an interrupted ``fit`` (Ctrl-C) leaves the estimator as it
@@ -101,16 +74,19 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     ----------
     pretrained : str, path or None, default="default"
         Weights loaded by ``fit`` when no structures are given: a shipped
-        model name ("default"/"polysrl", or the baselines "polysrl_nosample",
-        "infomax", "graphcl", "supervised"), a checkpoint path, or None for a
-        randomly initialised encoder.
+        model name ("polysrl", alias "default"; or the baselines
+        "polysrl_nosample", "infomax", "graphcl", "mp_band_gap", alias
+        "supervised"; see :mod:`polysrl_sklearn.shipped`), a checkpoint path,
+        or None (alias "rand_init") for a randomly initialised encoder.
     objective : str or None, default=None (new networks: "polysrl")
-        Pretraining objective: "polysrl", "polysrl_nosample" (no sampling,
+        Pretraining objective, a key of :data:`polysrl_sklearn.objectives.OBJECTIVES`:
+        "polysrl", "polysrl_nosample" (no sampling,
         ablation), "infomax" (NT-Xent against structures), "graphcl"
         (augmented stoichiometry graphs; uses only the compositions of the
         pairs) or "supervised" (needs ``pretraining_targets``).
     hidden_dim : int or None, default=None (new networks: 64)
-        Representation width F (paper: 200).
+        Representation width F (paper: 200). This and the parameters down to
+        ``max_polymorphs`` default to the ``"cpu"`` recipe (None: see above).
     stoichiometry_layers, structure_layers : int or None, default=None (new networks: 3)
         GCN layers of the stoichiometry encoder / graph-network layers of the
         structure encoder.
@@ -126,7 +102,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Neighbours kept per atom.
     structure_pooling : {"mean", "sum"} or None, default=None (new networks: "mean")
         Crystal readout ("sum" is the paper's).
-    epochs : int, default=20
+    epochs : int, default=22
     batch_size : int, default=256
         Formulas per pretraining batch.
     learning_rate : float, default=1e-3
@@ -203,8 +179,9 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  n_samples: int | None = None, beta: float | None = None, init_c: float | None = None,
                  init_d: float | None = None, cutoff: float | None = None,
                  max_neighbors: int | None = None, structure_pooling: str | None = None,
-                 epochs: int = 20, batch_size: int = 256, learning_rate: float = 1e-3,
-                 grad_clip: float = 2.0, max_polymorphs: int = 4, device: str = "auto",
+                 epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
+                 learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
+                 max_polymorphs: int = DEFAULTS.max_polymorphs, device: str = "auto",
                  transform_batch_size: int = 8192,
                  graph_cache_dir: str | os.PathLike | None = None, n_jobs: int | None = -1,
                  random_state: int | None = None, verbose: bool = False) -> None:
@@ -231,6 +208,31 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
+
+    @classmethod
+    def from_recipe(cls, name: str, **overrides: Any) -> "PolySRLFeaturizer":
+        """A featurizer whose architecture and optimisation follow a named recipe.
+
+        Parameters
+        ----------
+        name : str
+            A key of :data:`polysrl_sklearn.recipes.RECIPES` (``"cpu"``, ``"paper"``).
+        **overrides
+            Any other constructor parameter, or a recipe value to change.
+
+        Returns
+        -------
+        PolySRLFeaturizer
+            Unfitted; ``fit(X, structures=S)`` pretrains with the recipe.
+
+        Examples
+        --------
+        >>> from polysrl_sklearn import PolySRLFeaturizer
+        >>> featurizer = PolySRLFeaturizer.from_recipe("paper", epochs=5)
+        >>> featurizer.hidden_dim, featurizer.structure_pooling, featurizer.epochs
+        (200, 'sum', 5)
+        """
+        return cls(**{**get_recipe(name).featurizer_params(), **overrides})
 
     # ------------------------------------------------------------------ fit
     def _model_config(self) -> ModelConfig:
@@ -293,7 +295,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
             parse_composition(item, i)
         pretraining = structures is not None or pretraining_targets is not None
         config = self._model_config()
-        if pretraining and (config.objective == "supervised") != (pretraining_targets is not None):
+        if pretraining and (
+                (get_objective(config.objective).pretrains_from == "targets") != (pretraining_targets is not None)):
             raise ValueError("objective='supervised' pretrains from pretraining_targets=; the other "
                              "objectives pretrain from structures=")
         if checkpoint is not None and not pretraining:
@@ -314,7 +317,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                                             self.n_jobs, self.graph_cache_dir, self.verbose)
         else:
             corpus = None
-        if corpus is None and self.pretrained is not None:
+        if corpus is None and self.pretrained is not None and self.pretrained != RANDOM_INIT:
             network, history = self._load_weights(resolve_pretrained(self.pretrained),
                                                   f"pretrained={str(self.pretrained)!r}")
         elif corpus is None:

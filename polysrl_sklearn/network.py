@@ -11,9 +11,9 @@ from torch import nn
 
 from .elements import element_table
 from .encoders import StoichiometryEncoder, StructureEncoder
-from .losses import SoftContrastiveLoss
 from .model_files import STATE_CHECKSUM_KEY, ModelFileError, read_model_file, state_checksum
-from .objectives import check_objective
+from .objectives import SoftContrastiveLoss, get_objective
+from .recipes import DEFAULTS
 
 CHECKPOINT_FORMAT = 1
 
@@ -22,22 +22,23 @@ CHECKPOINT_FORMAT = 1
 class ModelConfig:
     """Architecture and objective settings of a PolySRL network.
 
-    Defaults are the paper's Table 3 architecture (F=200, 3+3 layers, J=8,
-    beta=1e-8, c=d=20) except where noted in ``docs/``.
+    Defaults are the architecture of the default recipe (``"cpu"``, the shipped
+    models'; see :mod:`polysrl_sklearn.recipes`). ``ModelConfig(**get_recipe(name).architecture())``
+    builds another recipe's.
     """
 
-    hidden_dim: int = 200
-    stoichiometry_layers: int = 3
-    structure_layers: int = 3
-    set2set_steps: int = 2
-    n_samples: int = 8
-    beta: float = 1e-8
-    init_c: float = 20.0
-    init_d: float = 20.0
-    cutoff: float = 5.0
-    max_neighbors: int = 12
-    num_gaussians: int = 40
-    structure_pooling: str = "sum"
+    hidden_dim: int = DEFAULTS.hidden_dim
+    stoichiometry_layers: int = DEFAULTS.stoichiometry_layers
+    structure_layers: int = DEFAULTS.structure_layers
+    set2set_steps: int = DEFAULTS.set2set_steps
+    n_samples: int = DEFAULTS.n_samples
+    beta: float = DEFAULTS.beta
+    init_c: float = DEFAULTS.init_c
+    init_d: float = DEFAULTS.init_d
+    cutoff: float = DEFAULTS.cutoff
+    max_neighbors: int = DEFAULTS.max_neighbors
+    num_gaussians: int = DEFAULTS.num_gaussians
+    structure_pooling: str = DEFAULTS.structure_pooling
     objective: str = "polysrl"
     element_symbols: tuple[str, ...] = field(default_factory=tuple)
 
@@ -63,11 +64,25 @@ class PolySRLNetwork(nn.Module):
             config.set2set_steps)
         self.structure = StructureEncoder(config.hidden_dim, config.structure_layers, config.cutoff,
                                           config.num_gaussians, config.structure_pooling)
-        check_objective(config.objective)
-        n_samples = 0 if config.objective == "polysrl_nosample" else config.n_samples
+        objective = get_objective(config.objective)
+        # every network holds the soft contrastive loss (its c and d are logged in the history and
+        # saved in full checkpoints, whatever the objective); the other objectives' losses have no
+        # parameters (see objectives.objective_loss)
+        n_samples = 0 if objective.loss is SoftContrastiveLoss and not objective.samples else config.n_samples
         self.loss = SoftContrastiveLoss(n_samples, config.beta, config.init_c, config.init_d)
-        if config.objective == "supervised":
+        if objective.pretrains_from == "targets":
             self.property_head = nn.Linear(config.hidden_dim, 1)
+
+    def reset_parameters(self) -> None:
+        """Draw new weights for every part (uses the torch RNG; construction does not call it)."""
+        self.stoichiometry.reset_parameters()
+        self.structure.reset_parameters()
+        self.loss.reset_parameters()
+        if hasattr(self, "property_head"):
+            self.property_head.reset_parameters()
+
+    def extra_repr(self) -> str:
+        return f"objective={self.config.objective!r}"
 
 
 def save_checkpoint(path: str | os.PathLike, network: PolySRLNetwork, *, full: bool = False,
@@ -125,8 +140,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         network = PolySRLNetwork(ModelConfig(**config))
         missing, unexpected = network.load_state_dict(payload["state_dict"], strict=False)
     except (TypeError, ValueError, RuntimeError) as exc:  # unknown config keys, shape mismatches
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"{path}: the weights do not fit the stored configuration ({first})") from None
+        reason = " ".join(str(exc).split())[:400] or type(exc).__name__
+        raise ModelFileError(f"{path}: the weights do not fit the stored configuration ({reason})") from None
     stoich_missing = [k for k in missing if k.startswith("stoichiometry.")
                       and not k.endswith("element_features")]
     if stoich_missing or unexpected:

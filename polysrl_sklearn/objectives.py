@@ -1,36 +1,184 @@
-"""Pretraining objectives sharing one stoichiometry encoder (paper Section 5.1, Appendix D).
+"""Pretraining objectives: one registry, name -> loss class (paper Section 4.3, Section 5.1, Appendix D).
 
-* ``polysrl`` -- soft contrastive matching of the stoichiometry Gaussian to
-  its polymorphs (J samples), plus beta * KL.
-* ``polysrl_nosample`` -- the same loss with the mean only (ablation: no
-  probabilistic sampling).
-* ``infomax`` -- 3D-Infomax style NT-Xent between the stoichiometry mean and
-  crystal vectors (positives: the formula's own polymorphs).
-* ``graphcl`` -- NT-Xent between two random augmentations of each
+Every objective trains the same stoichiometry encoder; they differ in what the
+encoder is matched against. :data:`OBJECTIVES` is the one registry of them;
+the featurizer, the ``polysrl`` command and the benchmark read it.
+
+* ``polysrl`` -- :class:`SoftContrastiveLoss` on composition-structure pairs, J samples
+  from each Gaussian, plus beta * KL.
+* ``polysrl_nosample`` -- the same loss on the mean only (ablation, J=0).
+* ``infomax`` -- :class:`InfoMaxLoss`, 3D-Infomax style NT-Xent between the stoichiometry
+  mean and the crystal vectors (positives: the formula's own polymorphs).
+* ``graphcl`` -- :class:`GraphCLLoss`, NT-Xent between two random augmentations of each
   stoichiometry graph (element dropping, fraction jitter); no structures.
-* ``supervised`` -- L1 regression of a DFT property from the stoichiometry
-  mean (e.g. MP band gap); see :func:`supervised_loss`.
+* ``supervised`` -- :class:`SupervisedLoss`, L1 regression of a DFT property (e.g. the MP
+  band gap) from the stoichiometry mean.
+
+Soft contrastive loss
+---------------------
+For every stoichiometry ``a`` and every polymorph set ``P(a')`` in the batch,
+the match probability is the average over the J samples of ``z~_a`` and the
+polymorphs ``p`` of ``a'`` of ``sigmoid(-c * ||z~_a - z_p|| + d)``. (The paper
+writes a sum over polymorphs, which can exceed one; the average keeps it a
+probability.) Positives are ``a == a'``; every other pair is a negative. All
+pairs are computed at once with ``torch.cdist`` and a scatter log-sum-exp;
+there is no Python loop over pairs.
+
+Examples
+--------
+>>> from polysrl_sklearn.objectives import OBJECTIVES, get_objective
+>>> list(OBJECTIVES)
+['polysrl', 'polysrl_nosample', 'infomax', 'graphcl', 'supervised']
+>>> get_objective("infomax").loss.__name__
+'InfoMaxLoss'
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
 import numpy as np
 import torch
+from torch import nn
 from torch.nn import functional as F
+from torch_geometric.utils import scatter
 
 from .composition import ParsedComposition
+from .recipes import DEFAULTS
 from .stoichiometry_graph import build_stoichiometry_batch
 
-OBJECTIVES = ("polysrl", "polysrl_nosample", "infomax", "graphcl", "supervised")
-STRUCTURE_OBJECTIVES = ("polysrl", "polysrl_nosample", "infomax")
+if TYPE_CHECKING:
+    from .corpus import StructureCorpus
+    from .network import PolySRLNetwork
+
 TEMPERATURE = 0.1
 
 
-def check_objective(objective: str) -> str:
-    """Return ``objective`` or raise a ValueError listing the valid ones."""
-    if objective not in OBJECTIVES:
-        raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
-    return objective
+def _stoichiometry_batch(corpus: StructureCorpus, step: Any, device: torch.device):
+    """The stoichiometry graphs of the formulas of one sampler step, on ``device``."""
+    return build_stoichiometry_batch([corpus.parsed[f] for f in step.formulas]).to(device)
+
+
+def _scatter_logsumexp(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
+    """Log-sum-exp of ``values[:, k]`` over columns grouped by ``index[k]``."""
+    peak = scatter(values.detach(), index, dim=1, dim_size=size, reduce="max")
+    summed = scatter((values - peak[:, index]).exp(), index, dim=1, dim_size=size, reduce="sum")
+    return summed.log() + peak
+
+
+def gaussian_kl(mean: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, diag(variance)) || N(0, I)) per row."""
+    return 0.5 * (variance + mean.pow(2) - 1.0 - variance.log()).sum(dim=-1)
+
+
+class SoftContrastiveLoss(nn.Module):
+    r"""Soft contrastive matching loss with learnable ``c, d > 0`` plus a KL term (paper Eqs. 4-6).
+
+    The match probability of a stoichiometry :math:`a` and the polymorph set
+    :math:`\mathcal{P}^{a'}` of :math:`a'` (Eq. 4; averaged, not summed, over polymorphs here):
+
+    .. math::
+
+        p(m \mid a, \mathcal{P}^{a'}) = \frac{1}{|\mathcal{P}^{a'}|} \sum_{p \in \mathcal{P}^{a'}}
+        \frac{1}{J} \sum_{j=1}^{J} \operatorname{sigmoid}\left(-c \, \lVert \tilde{\mathbf{z}}^a_j
+        - \mathbf{z}^b_p \rVert_2 + d\right)
+
+    the soft contrastive loss (Eq. 5)
+
+    .. math::
+
+        \mathcal{L}_{\mathrm{con}} = \begin{cases} -\log p(m \mid a, \mathcal{P}^{a'}) & a = a' \\
+        -\log\left(1 - p(m \mid a, \mathcal{P}^{a'})\right) & \text{otherwise} \end{cases}
+
+    and the total loss (Eq. 6), with the KL divergence to :math:`\mathcal{N}(0, I)`:
+
+    .. math::
+
+        \mathcal{L}_{\mathrm{total}} = \mathcal{L}_{\mathrm{con}} + \beta \, \mathcal{L}_{\mathrm{KL}}
+
+    Parameters
+    ----------
+    n_samples : int
+        J, samples drawn from each stoichiometry Gaussian (reparameterised).
+        ``0`` disables sampling and matches the mean itself (ablation).
+    beta : float
+        Weight of the KL divergence to the standard normal.
+    init_c, init_d : float
+        Initial values of the soft threshold parameters (paper: 20, 20).
+    """
+
+    def __init__(self, n_samples: int = DEFAULTS.n_samples, beta: float = DEFAULTS.beta,
+                 init_c: float = DEFAULTS.init_c, init_d: float = DEFAULTS.init_d) -> None:
+        super().__init__()
+        if n_samples < 0:
+            raise ValueError(f"n_samples must be >= 0, got {n_samples}")
+        self.n_samples = n_samples
+        self.beta = beta
+        self.init_c = float(init_c)
+        self.init_d = float(init_d)
+        self.log_c = nn.Parameter(torch.empty(()))
+        self.log_d = nn.Parameter(torch.empty(()))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Set ``c`` and ``d`` back to their initial values."""
+        with torch.no_grad():
+            self.log_c.fill_(math.log(self.init_c))
+            self.log_d.fill_(math.log(self.init_d))
+
+    def extra_repr(self) -> str:
+        return (f"n_samples={self.n_samples}, beta={self.beta:g}, c={float(self.log_c.detach().exp()):.4g}, "
+                f"d={float(self.log_d.detach().exp()):.4g}")
+
+    def forward(self, mean: torch.Tensor, variance: torch.Tensor, structure_vectors: torch.Tensor,
+                owner: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """Compute the loss.
+
+        Parameters
+        ----------
+        mean, variance : Tensor (n_formulas, F)
+            Stoichiometry Gaussians of the distinct formulas in the batch.
+        structure_vectors : Tensor (n_structures, F)
+            Crystal vectors of the polymorphs in the batch.
+        owner : LongTensor (n_structures,)
+            Row of ``mean`` that each structure is a polymorph of; every row
+            must own at least one structure.
+
+        Returns
+        -------
+        loss : Tensor (scalar)
+        parts : dict
+            Contrastive and KL values for logging.
+        """
+        n = mean.shape[0]
+        if self.n_samples > 0 and self.training:
+            noise = torch.randn(n, self.n_samples, mean.shape[1], device=mean.device, dtype=mean.dtype)
+            samples = mean.unsqueeze(1) + variance.sqrt().unsqueeze(1) * noise
+        else:
+            samples = mean.unsqueeze(1)
+        j = samples.shape[1]
+        distances = torch.cdist(samples.reshape(n * j, -1), structure_vectors)  # (n*J, M)
+        logits = (self.log_d.exp() - self.log_c.exp() * distances).view(n, j, -1)
+        counts = torch.bincount(owner, minlength=n).to(mean.dtype)
+        log_norm = torch.log(counts * j).unsqueeze(0)  # (1, n')
+        log_match = _scatter_logsumexp(torch.logsumexp(F.logsigmoid(logits), dim=1), owner, n) - log_norm
+        log_mismatch = _scatter_logsumexp(torch.logsumexp(F.logsigmoid(-logits), dim=1), owner, n) - log_norm
+        positive = torch.eye(n, dtype=torch.bool, device=mean.device)
+        contrastive = -torch.where(positive, log_match, log_mismatch).mean()
+        kl = gaussian_kl(mean, variance).mean()
+        loss = contrastive + self.beta * kl
+        return loss, {"contrastive": float(contrastive.detach()), "kl": float(kl.detach())}
+
+    def batch_loss(self, network: PolySRLNetwork, corpus: StructureCorpus, step: Any, rng: np.random.Generator,
+                   device: torch.device) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """Loss of one sampler step; also returns the batch's variances (for logging)."""
+        mean, variance = network.stoichiometry(_stoichiometry_batch(corpus, step, device))
+        structure_vectors = network.structure(corpus.graphs.collate(step.structures).to(device))
+        owner = torch.from_numpy(step.owner).to(device)
+        loss, parts = self(mean, variance, structure_vectors, owner)
+        return loss, parts, variance
 
 
 def nt_xent(anchors: torch.Tensor, candidates: torch.Tensor, target: torch.Tensor,
@@ -56,20 +204,164 @@ def augment(parsed: ParsedComposition, rng: np.random.Generator, drop_probabilit
 
 def graphcl_loss(network, parsed: list[ParsedComposition], rng: np.random.Generator,
                  device: torch.device) -> torch.Tensor:
-    """Symmetric NT-Xent between two augmented views of each composition."""
-    views = [build_stoichiometry_batch([augment(p, rng) for p in parsed]).to(device) for _ in range(2)]
-    a, _ = network.stoichiometry(views[0])
-    b, _ = network.stoichiometry(views[1])
-    target = torch.arange(len(parsed), device=device)
-    return 0.5 * (nt_xent(a, b, target) + nt_xent(b, a, target))
+    """Symmetric NT-Xent between two augmented views of each composition (see :class:`GraphCLLoss`)."""
+    return GraphCLLoss()(network, parsed, rng, device)
 
 
 def infomax_loss(mean: torch.Tensor, structure_vectors: torch.Tensor, owner: torch.Tensor) -> torch.Tensor:
-    """NT-Xent: each crystal vector should pick its own formula's mean among the batch."""
-    return nt_xent(structure_vectors, mean, owner)
+    """NT-Xent: each crystal vector should pick its own formula's mean among the batch (see :class:`InfoMaxLoss`)."""
+    return InfoMaxLoss()(mean, structure_vectors, owner)
 
 
 def supervised_loss(network, stoich, targets: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error of the property head on the stoichiometry mean."""
-    mean, _ = network.stoichiometry(stoich)
-    return (network.property_head(mean).squeeze(-1) - targets).abs().mean()
+    """Mean absolute error of the property head on the stoichiometry mean (see :class:`SupervisedLoss`)."""
+    return SupervisedLoss()(network, stoich, targets)
+
+
+class InfoMaxLoss(nn.Module):
+    """3D-Infomax style NT-Xent: each crystal vector should pick its own formula's mean.
+
+    Parameters
+    ----------
+    temperature : float
+        Softmax temperature of the cosine-similarity logits.
+    """
+
+    def __init__(self, temperature: float = TEMPERATURE) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, mean: torch.Tensor, structure_vectors: torch.Tensor, owner: torch.Tensor) -> torch.Tensor:
+        """NT-Xent of ``structure_vectors`` against the ``mean`` rows; ``owner`` gives the positives."""
+        return nt_xent(structure_vectors, mean, owner, self.temperature)
+
+    def batch_loss(self, network: PolySRLNetwork, corpus: StructureCorpus, step: Any, rng: np.random.Generator,
+                   device: torch.device) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """Loss of one sampler step; also returns the batch's variances (for logging)."""
+        mean, variance = network.stoichiometry(_stoichiometry_batch(corpus, step, device))
+        structure_vectors = network.structure(corpus.graphs.collate(step.structures).to(device))
+        owner = torch.from_numpy(step.owner).to(device)
+        return self(mean, structure_vectors, owner), {}, variance
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature:g}"
+
+
+class GraphCLLoss(nn.Module):
+    """Symmetric NT-Xent between two augmented views of each stoichiometry graph (no structures).
+
+    Parameters
+    ----------
+    temperature : float
+        Softmax temperature of the cosine-similarity logits.
+    """
+
+    def __init__(self, temperature: float = TEMPERATURE) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def forward(self, network: PolySRLNetwork, parsed: list[ParsedComposition], rng: np.random.Generator,
+                device: torch.device) -> torch.Tensor:
+        """Loss of two random views (see :func:`augment`) of the compositions ``parsed``."""
+        views = [build_stoichiometry_batch([augment(p, rng) for p in parsed]).to(device) for _ in range(2)]
+        a, _ = network.stoichiometry(views[0])
+        b, _ = network.stoichiometry(views[1])
+        target = torch.arange(len(parsed), device=device)
+        return 0.5 * (nt_xent(a, b, target, self.temperature) + nt_xent(b, a, target, self.temperature))
+
+    def batch_loss(self, network: PolySRLNetwork, corpus: StructureCorpus, step: Any, rng: np.random.Generator,
+                   device: torch.device) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """Loss of one sampler step; also returns the batch's variances (for logging)."""
+        with torch.no_grad():
+            _, variance = network.stoichiometry(_stoichiometry_batch(corpus, step, device))
+        parsed = [corpus.parsed[f] for f in step.formulas]
+        return self(network, parsed, rng, device), {}, variance
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature:g}"
+
+
+class SupervisedLoss(nn.Module):
+    """Mean absolute error of the network's property head on the stoichiometry mean."""
+
+    def forward(self, network: PolySRLNetwork, stoich: Any, targets: torch.Tensor) -> torch.Tensor:
+        """L1 loss of ``network.property_head(mean)`` against ``targets``."""
+        mean, _ = network.stoichiometry(stoich)
+        return (network.property_head(mean).squeeze(-1) - targets).abs().mean()
+
+    def batch_loss(self, network: PolySRLNetwork, corpus: StructureCorpus, step: Any, rng: np.random.Generator,
+                   device: torch.device) -> tuple[torch.Tensor, dict, torch.Tensor]:
+        """Loss of one sampler step; also returns the batch's variances (for logging)."""
+        stoich = _stoichiometry_batch(corpus, step, device)
+        targets = torch.from_numpy(corpus.targets[step.formulas]).to(device)
+        with torch.no_grad():
+            _, variance = network.stoichiometry(stoich)
+        return self(network, stoich, targets), {}, variance
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One pretraining objective of the registry.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, the ``objective`` stored in checkpoints.
+    loss : type of torch.nn.Module
+        The loss class; it has a ``batch_loss(network, corpus, step, rng, device)`` method.
+    pretrains_from : {"structures", "targets"}
+        What ``PolySRLFeaturizer.fit`` needs: ``structures=`` or ``pretraining_targets=``.
+    uses_structures : bool
+        Whether the structure encoder is trained (``graphcl`` reads only the compositions).
+    samples : bool
+        Whether the soft contrastive loss samples J vectors from each Gaussian.
+    description : str
+    """
+
+    name: str
+    loss: type[nn.Module]
+    pretrains_from: Literal["structures", "targets"]
+    uses_structures: bool
+    samples: bool
+    description: str
+
+
+#: Objective name -> :class:`Objective`; the one registry of pretraining objectives.
+OBJECTIVES: dict[str, Objective] = {objective.name: objective for objective in [
+    Objective("polysrl", SoftContrastiveLoss, "structures", True, True,
+              "PolySRL soft contrastive loss with J samples from each Gaussian, plus beta * KL"),
+    Objective("polysrl_nosample", SoftContrastiveLoss, "structures", True, False,
+              "the same loss on the mean only (ablation of the probabilistic part)"),
+    Objective("infomax", InfoMaxLoss, "structures", True, False,
+              "3D-Infomax style NT-Xent between stoichiometry and structure vectors"),
+    Objective("graphcl", GraphCLLoss, "structures", False, False,
+              "NT-Xent between two augmentations of each stoichiometry graph (no structures)"),
+    Objective("supervised", SupervisedLoss, "targets", False, False,
+              "L1 regression of a DFT property (pretraining_targets=) from the stoichiometry mean"),
+]}
+
+#: Objectives that train the structure encoder.
+STRUCTURE_OBJECTIVES: tuple[str, ...] = tuple(name for name, o in OBJECTIVES.items() if o.uses_structures)
+
+
+def get_objective(name: str) -> Objective:
+    """The registry entry of ``name``; a ValueError lists the valid names."""
+    try:
+        return OBJECTIVES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown objective {name!r}; choose one of {tuple(OBJECTIVES)}") from None
+
+
+def check_objective(objective: str) -> str:
+    """Return ``objective`` or raise a ValueError listing the valid ones."""
+    return get_objective(objective).name
+
+
+def objective_loss(network: PolySRLNetwork) -> nn.Module:
+    """The loss module that trains ``network`` under its ``config.objective``.
+
+    The soft contrastive objectives use the network's own ``loss`` (it holds the
+    learnable ``c`` and ``d``); the others get a fresh, parameter-free module.
+    """
+    loss_class = get_objective(network.config.objective).loss
+    return network.loss if isinstance(network.loss, loss_class) else loss_class()

@@ -13,15 +13,15 @@ import torch
 
 from .corpus import StructureCorpus
 from .network import PolySRLNetwork, load_checkpoint, save_checkpoint
-from .objectives import graphcl_loss, infomax_loss, supervised_loss
+from .objectives import objective_loss
+from .recipes import DEFAULTS
 from .resume import FINGERPRINT_KEY, ResumeError, check_resumable, corpus_fingerprint
 from .sampler import PolymorphBatchSampler
-from .stoichiometry_graph import build_stoichiometry_batch
 
 
 @dataclass
 class TrainingSettings:
-    """Optimisation settings (paper Table 3 defaults: batch 256, lr 5e-5, 100 epochs, clip 2).
+    """Optimisation settings; defaults are the default recipe's (``"cpu"``, see :mod:`polysrl_sklearn.recipes`).
 
     Attributes
     ----------
@@ -36,11 +36,11 @@ class TrainingSettings:
     seed : int
     """
 
-    epochs: int = 100
-    batch_size: int = 256
-    learning_rate: float = 5e-5
-    grad_clip: float = 2.0
-    max_polymorphs: int = 4
+    epochs: int = DEFAULTS.epochs
+    batch_size: int = DEFAULTS.batch_size
+    learning_rate: float = DEFAULTS.learning_rate
+    grad_clip: float = DEFAULTS.grad_clip
+    max_polymorphs: int = DEFAULTS.max_polymorphs
     seed: int = 0
 
 
@@ -51,35 +51,11 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
-def _step_loss(network: PolySRLNetwork, corpus: StructureCorpus, step, rng: np.random.Generator,
-               device: torch.device) -> tuple[torch.Tensor, dict, torch.Tensor]:
-    """Loss of one batch under the network's objective; also returns the variances."""
-    objective = network.config.objective
-    parsed = [corpus.parsed[f] for f in step.formulas]
-    stoich = build_stoichiometry_batch(parsed).to(device)
-    if objective == "graphcl":
-        with torch.no_grad():
-            _, variance = network.stoichiometry(stoich)
-        return graphcl_loss(network, parsed, rng, device), {}, variance
-    if objective == "supervised":
-        targets = torch.from_numpy(corpus.targets[step.formulas]).to(device)
-        with torch.no_grad():
-            _, variance = network.stoichiometry(stoich)
-        return supervised_loss(network, stoich, targets), {}, variance
-    mean, variance = network.stoichiometry(stoich)
-    structure_vectors = network.structure(corpus.graphs.collate(step.structures).to(device))
-    owner = torch.from_numpy(step.owner).to(device)
-    if objective == "infomax":
-        return infomax_loss(mean, structure_vectors, owner), {}, variance
-    loss, parts = network.loss(mean, variance, structure_vectors, owner)
-    return loss, parts, variance
-
-
 def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: TrainingSettings,
              device: str | torch.device = "auto", checkpoint_path: str | os.PathLike | None = None,
              resume: bool = False, verbose: bool = True, extra: dict | None = None,
              on_epoch_end: Callable[[int, PolySRLNetwork, list[dict]], None] | None = None) -> list[dict]:
-    """Train ``network`` on ``corpus`` with the soft contrastive loss.
+    """Train ``network`` on ``corpus`` with the loss of its objective (see :mod:`polysrl_sklearn.objectives`).
 
     Parameters
     ----------
@@ -122,6 +98,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     start_epoch = 0
     augment_rng = np.random.default_rng(settings.seed + 1)
     fingerprint = corpus_fingerprint(corpus)
+    loss_module = objective_loss(network)
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
         saved, payload = load_checkpoint(checkpoint_path)
         check_resumable(payload, network.config, settings, fingerprint, checkpoint_path)
@@ -147,7 +124,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         bar = tqdm(sampler, total=len(sampler), desc=f"epoch {epoch + 1}/{settings.epochs}",
                    disable=not verbose, leave=False)
         for step in bar:
-            loss, parts, variance = _step_loss(network, corpus, step, augment_rng, device)
+            loss, parts, variance = loss_module.batch_loss(network, corpus, step, augment_rng, device)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)

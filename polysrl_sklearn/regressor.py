@@ -1,4 +1,4 @@
-"""Transfer learning: fine-tune the pretrained stoichiometry encoder with an MLP head."""
+"""PolySRL encoder + the paper's MLP head: frozen (representation learning) or fine-tuned (transfer learning)."""
 
 from __future__ import annotations
 
@@ -12,42 +12,88 @@ import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
-from sklearn.model_selection import train_test_split
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .composition import as_composition_list, parse_composition
 from .featurizer import PolySRLFeaturizer
+from .head import PAPER_LEARNING_RATES, choose_learning_rate, fit_head_on_features, paper_head, train_l1
 from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, PRETRAINED
 from .pretraining import resolve_device
 from .stoichiometry_graph import build_stoichiometry_batch
 from .torch_threads import threads_for
 
+#: Compositions per forward pass when computing mean vectors for prediction or a frozen encoder.
+ENCODE_CHUNK = 8192
 
-def _head(width: int, hidden: int) -> nn.Sequential:
-    """Three-layer MLP with LeakyReLU (paper Appendix E)."""
-    return nn.Sequential(nn.Linear(width, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden), nn.LeakyReLU(),
-                         nn.Linear(hidden, 1))
+
+class EncoderWithHead(nn.Module):
+    """Stoichiometry batch -> mean vector (the encoder's f^a and f^a_mu) -> head -> prediction."""
+
+    def __init__(self, encoder: nn.Module, head: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    def forward(self, batch: Any) -> torch.Tensor:  # noqa: D102
+        return self.head(self.encoder.mean_vector(batch)).squeeze(-1)
+
+
+@torch.no_grad()
+def mean_vectors(encoder: nn.Module, parsed: list, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Mean vectors of parsed compositions under ``encoder`` (eval mode, no gradient), on the CPU."""
+    encoder.to(device).eval()
+    out = [encoder.mean_vector(build_stoichiometry_batch(parsed[start:start + ENCODE_CHUNK]).to(device)).cpu()
+           for start in range(0, len(parsed), ENCODE_CHUNK)]
+    encoder.to("cpu")
+    return torch.cat(out) if out else torch.zeros((0, 0))
+
+
+def _standardiser(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column means and standard deviations of the training features (a constant column keeps scale 1)."""
+    std = features.std(dim=0, unbiased=False)
+    return features.mean(dim=0), torch.where(std > 0, std, torch.ones_like(std))
+
+
+def _apply(scale: tuple[torch.Tensor, torch.Tensor] | None, features: torch.Tensor) -> torch.Tensor:
+    return features if scale is None else (features - scale[0]) / scale[1]
 
 
 class PolySRLRegressor(RegressorMixin, BaseEstimator):
-    """Fine-tune a pretrained PolySRL encoder jointly with a 3-layer MLP head.
+    """A PolySRL encoder with the paper's three-layer MLP head, frozen or fine-tuned.
 
-    The learning rate is chosen on an inner validation split of the data
-    given to ``fit`` (never on test folds); the model is then retrained on
-    all of it with that rate (paper Appendix E).
+    ``finetune=True`` is the paper's transfer-learning protocol (Table 2): the
+    encoder trains jointly with the head. ``finetune=False`` is its
+    representation-learning protocol (Table 1): the encoder's weights stay
+    exactly as loaded, its mean vectors are computed once per ``fit`` and only
+    the head trains on them. Both share one training loop
+    (:func:`~polysrl_sklearn.head.train_l1`): L1 loss, Adam with
+    ``weight_decay``, ``epochs`` passes, and a learning rate chosen on an inner
+    validation split of the data given to ``fit`` (never on test folds), after
+    which the model is retrained on all of it with that rate (paper Appendix E).
 
     Parameters
     ----------
     pretrained : str, path or None, default="default"
-        Encoder weights, as in :class:`PolySRLFeaturizer` (None: random init).
+        Encoder weights, as in :class:`PolySRLFeaturizer`: a shipped model
+        name, a checkpoint path, or None (random init seeded by ``random_state``).
+    finetune : bool, default=True
+        Train the encoder with the head (True) or keep it frozen (False).
+    scale_features : bool, default=True
+        With ``finetune=False``: standardise each mean-vector column on the
+        training rows before the head (as is done for Magpie features). The
+        paper does not say whether it did; an untrained encoder's columns have
+        standard deviations near 0.006, on which the head trains poorly (see
+        docs/benchmarks.md). Not used when fine-tuning.
     learning_rates : sequence of float, default=(5e-3, 1e-3, 5e-4, 1e-4)
         Candidates; a single value skips the validation search.
     epochs : int, default=300
-        Paper: 500.
+        Paper: 300 for representation learning, 500 for transfer learning.
     batch_size : int, default=256
     hidden : int, default=256
         Width of the head's hidden layers.
+    weight_decay : float, default=1e-6
+        Adam's L2 penalty on every trained parameter.
     validation_fraction : float, default=0.2
     hidden_dim : int or None, default=None
         Encoder width. None: the checkpoint's width, or 64 with
@@ -63,16 +109,24 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
     validation_mae_ : dict
         Learning rate -> validation MAE (empty with a single rate).
     encoder_ : StoichiometryEncoder
+        Fine-tuned, or (``finetune=False``) bit-identical to the loaded one.
+    feature_scale_ : tuple of Tensor or None
+        Column means and standard deviations of the training mean vectors
+        (``finetune=False, scale_features=True``), else None.
     head_ : torch.nn.Module
+    n_features_in_ : int
+        Always 1 (one composition column).
     """
 
     _parameter_constraints: dict = {
         "pretrained": PRETRAINED,
         "finetune": ["boolean"],
+        "scale_features": ["boolean"],
         "learning_rates": ["array-like"],
         "epochs": [POSITIVE_INT],
         "batch_size": [POSITIVE_INT],
         "hidden": [POSITIVE_INT],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "hidden_dim": [POSITIVE_INT, None],
         "device": DEVICE,
@@ -80,67 +134,68 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, pretrained: str | os.PathLike | None = "default",
-                 learning_rates: Sequence[float] = (5e-3, 1e-3, 5e-4, 1e-4), epochs: int = 300,
-                 batch_size: int = 256, hidden: int = 256, validation_fraction: float = 0.2,
-                 hidden_dim: int | None = None, device: str = "auto", random_state: int | None = None,
-                 verbose: bool = False) -> None:
+    def __init__(self, pretrained: str | os.PathLike | None = "default", finetune: bool = True,
+                 scale_features: bool = True, learning_rates: Sequence[float] = PAPER_LEARNING_RATES, epochs: int = 300,
+                 batch_size: int = 256, hidden: int = 256, weight_decay: float = 1e-6,
+                 validation_fraction: float = 0.2, hidden_dim: int | None = None, device: str = "auto",
+                 random_state: int | None = None, verbose: bool = False) -> None:
         self.pretrained = pretrained
+        self.finetune = finetune
+        self.scale_features = scale_features
         self.learning_rates = learning_rates
         self.epochs = epochs
         self.batch_size = batch_size
         self.hidden = hidden
+        self.weight_decay = weight_decay
         self.validation_fraction = validation_fraction
         self.hidden_dim = hidden_dim
         self.device = device
         self.random_state = random_state
         self.verbose = verbose
 
-    def _fresh(self, seed: int) -> tuple[nn.Module, nn.Module]:
+    def _load_encoder(self, seed: int) -> nn.Module:
+        """The encoder of ``pretrained`` (a fresh copy), or a random one seeded by ``seed``."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             network = PolySRLFeaturizer(pretrained=self.pretrained, hidden_dim=self.hidden_dim,
                                         random_state=seed).fit([]).network_
-            encoder = copy.deepcopy(network.stoichiometry)
-            return encoder, _head(network.config.hidden_dim, self.hidden)
+        return copy.deepcopy(network.stoichiometry).eval()
 
-    def _train(self, parsed: list, y: np.ndarray, lr: float, seed: int, device: torch.device
-               ) -> tuple[nn.Module, nn.Module]:
-        encoder, head = self._fresh(seed)
-        encoder.to(device).train()
-        head.to(device).train()
-        optimizer = torch.optim.Adam([*encoder.parameters(), *head.parameters()], lr=lr)
-        rng = np.random.default_rng(seed)
-        targets = torch.as_tensor(y, dtype=torch.float32, device=device)
+    def _new_head(self, width: int, seed: int) -> nn.Module:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return paper_head(width, self.hidden)
+
+    def _fit_joint(self, parsed: list, y: np.ndarray, lr: float, seed: int,
+                   device: torch.device) -> EncoderWithHead:
+        """Fine-tuning: train a fresh copy of the encoder together with a head."""
+        encoder = self._load_encoder(seed)
+        model = EncoderWithHead(encoder, self._new_head(encoder.mean_out.out_features, seed))
         # a data set that fits in one batch is built and moved to the device once
         whole = build_stoichiometry_batch(parsed).to(device) if len(parsed) <= self.batch_size else None
-        for _ in range(self.epochs):
-            order = rng.permutation(len(parsed))
-            for start in range(0, len(order), self.batch_size):
-                if whole is not None:
-                    batch, batch_targets = whole, targets
-                else:
-                    rows = order[start:start + self.batch_size]
-                    batch = build_stoichiometry_batch([parsed[i] for i in rows]).to(device)
-                    batch_targets = targets[torch.as_tensor(rows, device=device)]
-                loss = (head(encoder.mean_vector(batch)).squeeze(-1) - batch_targets).abs().mean()
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-        return encoder.cpu().eval(), head.cpu().eval()
 
-    @torch.no_grad()
-    def _predict(self, encoder: nn.Module, head: nn.Module, parsed: list) -> np.ndarray:
-        out = []
-        with threads_for(len(parsed), torch.device("cpu")):  # few rows: one thread (see torch_threads)
-            for start in range(0, len(parsed), 8192):
-                mean = encoder.mean_vector(build_stoichiometry_batch(parsed[start:start + 8192]))
-                out.append(head(mean).squeeze(-1).numpy())
-        return np.concatenate(out).astype(np.float64)
+        def inputs_for(rows: np.ndarray) -> Any:
+            if whole is not None:
+                return whole
+            return build_stoichiometry_batch([parsed[i] for i in rows]).to(device)
+
+        return train_l1(model, inputs_for, y, learning_rate=lr, epochs=self.epochs, batch_size=self.batch_size,
+                        weight_decay=self.weight_decay, seed=seed, device=device)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any) -> "PolySRLRegressor":
-        """Fine-tune on compositions ``X`` and targets ``y``."""
+        """Train on compositions ``X`` and targets ``y`` (the encoder too when ``finetune``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples,) or (n_samples, 1)
+            Formula strings or pymatgen Composition objects.
+        y : array-like of shape (n_samples,)
+
+        Returns
+        -------
+        self
+        """
         items = as_composition_list(X)
         parsed = [parse_composition(item, i) for i, item in enumerate(items)]
         y = np.asarray(y, dtype=np.float64).ravel()
@@ -148,29 +203,44 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"X has {len(parsed)} compositions but y has {len(y)} values")
         seed = 0 if self.random_state is None else int(self.random_state)
         device = resolve_device(self.device)
-        rates = list(self.learning_rates)
-        validation_mae = {}
-        if len(rates) > 1:
-            train, valid = train_test_split(np.arange(len(y)), test_size=self.validation_fraction,
-                                            random_state=seed)
-            for lr in rates:
-                encoder, head = self._train([parsed[i] for i in train], y[train], lr, seed, device)
-                pred = self._predict(encoder, head, [parsed[i] for i in valid])
-                validation_mae[lr] = float(np.abs(pred - y[valid]).mean())
-            best_learning_rate = min(validation_mae, key=validation_mae.get)
+        if self.finetune:
+            def fit_predict(train: np.ndarray, valid: np.ndarray, rates: list[float]) -> np.ndarray:
+                models = [self._fit_joint([parsed[i] for i in train], y[train], lr, seed, device) for lr in rates]
+                return np.stack([self._predict(m.encoder, m.head, [parsed[i] for i in valid]) for m in models])
+
+            best_learning_rate, validation_mae = choose_learning_rate(
+                fit_predict, y, self.learning_rates, self.validation_fraction, seed)
+            model = self._fit_joint(parsed, y, best_learning_rate, seed, device)
+            encoder, head, feature_scale = model.encoder, model.head, None
         else:
-            best_learning_rate = rates[0]
-        encoder, head = self._train(parsed, y, best_learning_rate, seed, device)
+            encoder = self._load_encoder(seed)
+            features = mean_vectors(encoder, parsed, device)  # once per fit, not per epoch
+            feature_scale = _standardiser(features) if self.scale_features else None
+            head, best_learning_rate, validation_mae = fit_head_on_features(
+                _apply(feature_scale, features), y, learning_rates=self.learning_rates,
+                validation_fraction=self.validation_fraction, hidden=self.hidden, epochs=self.epochs,
+                batch_size=self.batch_size, weight_decay=self.weight_decay, seed=seed, device=device)
         # atomic: the fitted attributes appear together, once training has finished
-        self.validation_mae_, self.best_learning_rate_ = validation_mae, best_learning_rate
-        self.encoder_, self.head_, self.n_features_in_ = encoder, head, 1
+        self.encoder_, self.head_, self.feature_scale_ = encoder, head, feature_scale
+        self.best_learning_rate_, self.validation_mae_ = best_learning_rate, validation_mae
+        self.n_features_in_ = 1
         return self
+
+    @staticmethod
+    @torch.no_grad()
+    def _predict(encoder: nn.Module, head: nn.Module, parsed: list,
+                 scale: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
+        if not parsed:
+            return np.zeros(0)
+        with threads_for(len(parsed), torch.device("cpu")):  # few rows: one thread (see torch_threads)
+            return head(_apply(scale, mean_vectors(encoder, parsed))).reshape(-1).double().numpy()
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets of compositions ``X``."""
         check_is_fitted(self, "head_")
         items = as_composition_list(X)
-        return self._predict(self.encoder_, self.head_, [parse_composition(it, i) for i, it in enumerate(items)])
+        return self._predict(self.encoder_, self.head_, [parse_composition(it, i) for i, it in enumerate(items)],
+                             self.feature_scale_)
 
     def __sklearn_tags__(self):  # noqa: D105
         tags = super().__sklearn_tags__()

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from pymatgen.core import Lattice, Structure
 
-SHARED_DATA = Path(os.environ.get("POLYSRL_DATA_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "data"))
+from polysrl_sklearn.datasets import resolve_data_dir
+
+SHARED_DATA = resolve_data_dir()
 
 
 FCC = [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]
@@ -66,3 +67,13 @@ def require_shared(relative: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs {path} (the project's shared data folder, or set POLYSRL_DATA_DIR)")
     return path
+
+
+def pytest_collection_modifyitems(config, items):
+    """A test that reads the shared data folder must be marked ``data`` (so ``-m "not data"`` skips it)."""
+    import inspect
+
+    unmarked = [item.nodeid for item in items if hasattr(item, "function")
+                and "require_shared(" in inspect.getsource(item.function) and item.get_closest_marker("data") is None]
+    if unmarked:
+        raise pytest.UsageError(f"tests calling require_shared() need @pytest.mark.data: {unmarked}")

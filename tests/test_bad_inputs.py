@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+from conftest import prototype_structures
 from pymatgen.core import Lattice, Structure
 from sklearn.utils._param_validation import InvalidParameterError
 
-from conftest import prototype_structures
-from polysrl_sklearn import CompositionError, PolySRLFeaturizer, StructureGraphError
+from polysrl_sklearn import SHIPPED_MODELS, CompositionError, PolySRLFeaturizer, StructureGraphError
 from polysrl_sklearn.matminer_featurizer import PolySRLComposition
 from polysrl_sklearn.model_files import ModelFileError
 from polysrl_sklearn.regressor import PolySRLRegressor
@@ -116,7 +116,7 @@ CASES = [
     Case("a missing model file", lambda tmp: PolySRLFeaturizer(pretrained=tmp / "none.pt").fit([]),
          FileNotFoundError, "none.pt"),
     Case("pretrained='no_such_model'", lambda tmp: PolySRLFeaturizer(pretrained="no_such_model").fit([]),
-         FileNotFoundError, "'no_such_model'.*default, polysrl, polysrl_nosample, infomax, graphcl, supervised"),
+         FileNotFoundError, "'no_such_model'.*" + ", ".join(SHIPPED_MODELS)),
     Case("hidden_dim=200 with the shipped 64-wide model", lambda tmp: PolySRLFeaturizer(hidden_dim=200).fit([]),
          ValueError, "hidden_dim=200 conflicts.*hidden_dim=64"),
     # ------------------------------------------------------------------ parameters

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import require_shared
+
 from polysrl_sklearn.benchmark import format_table, run_benchmark
 from polysrl_sklearn.cli import main
 
@@ -20,6 +20,8 @@ def run_transfer_script(monkeypatch, capsys, *args: str) -> list[str]:
     return capsys.readouterr().out.splitlines()
 
 
+@pytest.mark.data
+@pytest.mark.slow
 def test_benchmark_rows_zt_and_table():
     require_shared("KRICT-DATA_SIMD/estm.xlsx")
     tasks = ["estm600_ec", "estm600_tc", "estm600_seebeck"]
@@ -34,6 +36,7 @@ def test_benchmark_rows_zt_and_table():
     assert "| estm600_ec |" in table and "paper PolySRL" in table
 
 
+@pytest.mark.data
 def test_transfer_only_benchmark_has_only_fine_tuned_rows():
     require_shared("KRICT-DATA_SIMD/estm.xlsx")
     results = run_benchmark(["estm600_ec"], ["rand_init"], seeds=[0], log=lambda *_: None, transfer=True,
@@ -49,6 +52,8 @@ def test_benchmark_command_rejects_unknown_names(capsys):
         main(["benchmark", "--tasks", "not_a_task"])
 
 
+@pytest.mark.data
+@pytest.mark.slow
 def test_matbench_fold_on_crabnet_split():
     require_shared("anthony-wang_CrabNet/matbench_cv/jdft2d/test0.csv")
     from polysrl_sklearn.benchmark import run_matbench
@@ -113,11 +118,11 @@ def test_table_heads_a_checkpoint_path_column_by_its_file_name():
     results = pd.DataFrame({"task": ["band_gap"] * 3, "method": ["polysrl", "/runs/e47/polysrl_e47.pt", "rand_init"],
                             "mae_mean": [0.46, 0.45, 0.47], "mae_std": [0.02] * 3})
     header, _, row = format_table(results).splitlines()
-    assert header == "| task | polysrl | polysrl_e47 | rand_init | paper PolySRL |"
+    assert header == "| task | polysrl (mlp) | polysrl_e47 (mlp) | rand_init (mlp) | paper PolySRL |"
     assert row == "| band_gap | 0.460 (0.020) | 0.450 (0.020) | 0.470 (0.020) | 0.407 |"
     fine_tuned = results.assign(method=results["method"] + "+TL")
     assert format_table(fine_tuned).splitlines()[0] == (
-        "| task | polysrl+TL | polysrl_e47+TL | rand_init+TL | paper PolySRL |")
+        "| task | polysrl+TL (paper) | polysrl_e47+TL (paper) | rand_init+TL (paper) | paper PolySRL |")
 
 
 def test_transfer_learning_script_reprints_saved_table_with_paper_tl_row(tmp_path, monkeypatch, capsys):
@@ -126,7 +131,7 @@ def test_transfer_learning_script_reprints_saved_table_with_paper_tl_row(tmp_pat
     pd.DataFrame({"task": ["estm600_ec", "estm600_ec"], "method": ["polysrl", "rand_init"],
                   "mae_mean": [0.6, 0.9], "mae_std": [0.1, 0.2]}).to_csv(tmp_path / "tl.csv", index=False)
     lines = run_transfer_script(monkeypatch, capsys, "--table-from", str(tmp_path / "tl.csv"))
-    assert lines[0] == "| task | polysrl+TL | rand_init+TL | paper PolySRL+TL |"
+    assert lines[0] == "| task | polysrl+TL (paper) | rand_init+TL (paper) | paper PolySRL+TL |"
     assert lines[2] == "| estm600_ec | 0.600 (0.100) | 0.900 (0.200) | 0.626 |"
 
 
@@ -139,7 +144,7 @@ def test_transfer_learning_table_rows_replaced_by_a_rerun(tmp_path, monkeypatch,
                   "seeds": [1], "seed_ids": ["0"]}).to_csv(tmp_path / "rerun.csv", index=False)
     lines = run_transfer_script(monkeypatch, capsys, "--table-from", str(tmp_path / "old.csv"),
                                 "--replace-with", str(tmp_path / "rerun.csv"))
-    assert lines[0] == "| task | polysrl+TL | rand_init+TL | paper PolySRL+TL |"
+    assert lines[0] == "| task | polysrl+TL (paper) | rand_init+TL (paper) | paper PolySRL+TL |"
     assert lines[2] == "| estm600_ec | 0.500 (0.070) | 0.900 (0.200) | 0.626 |"
     assert lines[3] == "| metallic | 0.300 (0.050) |  | 0.191 |"
 
@@ -155,10 +160,10 @@ def test_frozen_featurizer_takes_a_method_name_or_a_pretrained_value():
 
 
 def test_pooling_seed_runs_gives_the_mean_and_std_over_all_folds():
+    import runpy
+
     import pandas as pd
     import pytest
-
-    import runpy
 
     pool_runs = runpy.run_path(str(TRANSFER_SCRIPT))["pool_runs"]
     folds = {0: np.array([0.5, 0.7, 0.6, 0.9, 0.4]), 1: np.array([0.8, 0.3, 0.6, 0.65, 0.75])}
@@ -187,7 +192,8 @@ def test_table_from_saved_runs_lets_a_later_run_replace_rows(tmp_path, capsys):
     assert main(["benchmark", "--table-from", str(tmp_path / "full.csv"), str(tmp_path / "rerun.csv"),
                  "--csv", str(tmp_path / "merged.csv")]) == 0
     rows = {line.split(" | ")[0].strip("| "): line for line in capsys.readouterr().out.splitlines()}
-    assert rows["task"].startswith("| task | magpie | polysrl |")
+    assert rows["task"].startswith("| task | magpie (mlp) | polysrl (mlp) |")
+    assert rows["task"].endswith("| paper rand init | paper PolySRL |")
     assert "| 0.420 (0.020) | 0.450 (0.030) |" in rows["band_gap"]
     assert "| 0.370 (0.020) | 0.310 (0.030) |" in rows["metallic"]
     merged = pd.read_csv(tmp_path / "merged.csv")
@@ -226,3 +232,58 @@ def test_feature_rank_counts_the_directions_features_use():
     three_directions = rng.normal(size=(20_000, 3)) @ rng.normal(size=(3, 64))
     rank, top5 = spectrum_summary(np.hstack([three_directions, np.ones((20_000, 1))]))  # + a constant column
     assert rank < 3.01 and top5 == pytest.approx(1.0)
+
+
+def test_head_choice_reaches_the_right_estimator():
+    from sklearn.ensemble import RandomForestRegressor
+    from sklearn.neural_network import MLPRegressor
+
+    from polysrl_sklearn.benchmark import FEATURE_HEADS, frozen_model
+    from polysrl_sklearn.head import MLPHeadRegressor
+    from polysrl_sklearn.regressor import PolySRLRegressor
+
+    paper = frozen_model("rand_init", "paper", seed=2)
+    assert isinstance(paper, PolySRLRegressor) and paper.finetune is False
+    assert paper.pretrained is None and paper.random_state == 2 and paper.learning_rates == (1e-3,)
+    assert frozen_model("polysrl", "paper", 0).pretrained == "default"
+    rf = frozen_model("polysrl", "rf", seed=1).steps[-1][1]
+    assert isinstance(rf, RandomForestRegressor) and rf.n_estimators == 500 and rf.random_state == 1
+    assert isinstance(frozen_model("polysrl", "mlp", 0).steps[-1][1].steps[-1][1], MLPRegressor)
+    # Magpie (a feature matrix): the same torch head behind a scaler, the forest, sklearn's MLP
+    assert isinstance(FEATURE_HEADS["paper"](0).steps[-1][1], MLPHeadRegressor)
+    assert "scale" in dict(FEATURE_HEADS["paper"](0).steps)
+    assert isinstance(FEATURE_HEADS["rf"](0), RandomForestRegressor)
+    with pytest.raises(ValueError, match="unknown evaluation head 'svm'"):
+        frozen_model("polysrl", "svm", 0)
+
+
+def test_benchmark_command_passes_heads(monkeypatch, capsys):
+    import pandas as pd
+
+    import polysrl_sklearn.benchmark as benchmark
+
+    called = []
+
+    def fake_run_benchmark(tasks, methods, *args, heads=("paper",), **kwargs):
+        called.append(list(heads))
+        return pd.DataFrame({"task": ["band_gap"] * len(heads), "method": ["magpie"] * len(heads),
+                             "head": list(heads), "mae_mean": [0.5] * len(heads), "mae_std": [0.1] * len(heads),
+                             "n": [5] * len(heads), "seconds": [1.0] * len(heads)})
+
+    monkeypatch.setattr(benchmark, "run_benchmark", fake_run_benchmark)
+    assert main(["benchmark", "--tasks", "band_gap", "--methods", "magpie", "--seeds", "0"]) == 0
+    assert main(["benchmark", "--tasks", "band_gap", "--methods", "magpie", "--seeds", "0",
+                 "--head", "rf", "--head", "mlp"]) == 0
+    assert called == [["paper"], ["rf", "mlp"]]
+    assert "| magpie (rf) | magpie (mlp) |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["benchmark", "--tasks", "band_gap", "--head", "svm"])
+
+
+def test_paper_head_runs_on_a_wet_lab_task():
+    require_shared("KRICT-DATA_SIMD/estm.xlsx")
+    results = run_benchmark(["estm600_tc"], ["magpie", "rand_init"], seeds=[0], log=lambda *_: None,
+                            heads=("paper", "rf"))
+    assert list(zip(results["method"], results["head"])) == [
+        ("magpie", "paper"), ("magpie", "rf"), ("rand_init", "paper"), ("rand_init", "rf")]
+    assert np.all(np.isfinite(results["mae_mean"])) and np.all(results["mae_mean"] > 0)

@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import prototype_structures
+from test_cli_pretrain import write_jsonl
+
 from polysrl_sklearn import pretraining
 from polysrl_sklearn.cli import main
-from test_cli_pretrain import write_jsonl
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 
@@ -38,12 +38,14 @@ def refusal(argv: list[str]) -> str:
     return message
 
 
+@pytest.mark.slow
 def test_resume_without_a_checkpoint_says_so_and_starts_a_new_run(tmp_path, corpus_file, capsys):
     assert main(pretrain_args(tmp_path, "--resume")) == 0
     assert f"no checkpoint at {tmp_path / 'run.ckpt'} yet; starting a new run" in capsys.readouterr().err
     assert (tmp_path / "run.ckpt").is_file()
 
 
+@pytest.mark.slow
 def test_resume_of_another_corpus_model_or_file_is_refused(tmp_path, corpus_file):
     assert main(pretrain_args(tmp_path)) == 0
     assert "another corpus" in refusal(pretrain_args(tmp_path, "--resume", "--limit", "10", epochs=2))
@@ -53,6 +55,7 @@ def test_resume_of_another_corpus_model_or_file_is_refused(tmp_path, corpus_file
     assert str(tmp_path / "run.ckpt") in refusal(pretrain_args(tmp_path, "--resume", epochs=2))
 
 
+@pytest.mark.slow
 def test_ctrl_c_says_the_checkpoint_is_safe_and_how_to_resume(tmp_path, corpus_file, monkeypatch, capsys):
     real = pretraining.pretrain
 
@@ -80,6 +83,7 @@ def test_benchmark_help_lists_every_task(capsys):
         assert task in text, task
 
 
+@pytest.mark.slow
 def test_help_imports_neither_torch_nor_pandas():
     """``polysrl --help`` stays fast by not importing the heavy libraries (behaviour, not a timing)."""
     code = ("import sys\nfrom polysrl_sklearn.cli import main\ntry:\n    main(['--help'])\n"

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from conftest import prototype_structures
+
 from polysrl_sklearn.cli import main, split_holdout
 from polysrl_sklearn.corpus import corpus_from_mp_jsonl
 from polysrl_sklearn.network import load_checkpoint
@@ -28,6 +28,7 @@ def run(tmp_path, name, epochs, resume=False, extra=()):
     assert main(args + (["--resume"] if resume else []) + list(extra)) == 0
 
 
+@pytest.mark.slow
 def test_pretrain_checkpoints_resume_and_export(tmp_path):
     write_jsonl(tmp_path / "mp.jsonl.gz", prototype_structures())
     corpus = corpus_from_mp_jsonl(tmp_path / "mp.jsonl.gz", n_jobs=1, cutoff=6.0, verbose=False)

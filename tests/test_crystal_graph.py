@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
+from conftest import rocksalt
 from pymatgen.core import Lattice, Structure
 
-from conftest import rocksalt
-from polysrl_sklearn.crystal_graph import (CrystalGraphSet, StructureGraphError, build_graph_set,
-                                           structure_graph)
+from polysrl_sklearn.crystal_graph import CrystalGraphSet, StructureGraphError, build_graph_set, structure_graph
 
 
 def test_rocksalt_has_six_nearest_neighbours():

@@ -6,7 +6,7 @@ import torch
 
 from polysrl_sklearn import PolySRLFeaturizer
 
-pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 
 FORMULAS = ["NaCl", "ZnS", "SiO2", "Fe2O3", "Bi2Te3", "Hg0.7Cd0.3Te"]
 

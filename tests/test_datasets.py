@@ -38,7 +38,7 @@ def test_env_var_is_used_when_no_data_dir(tmp_path, monkeypatch):
 
 def test_default_data_dir_is_next_to_repository(monkeypatch):
     monkeypatch.delenv("POLYSRL_DATA_DIR", raising=False)
-    repo = Path(ds.__file__).resolve().parents[1]
+    repo = Path(ds.__file__).resolve().parents[2]
     assert ds.resolve_data_dir() == repo.parent / "shared" / "data"
 
 
@@ -98,6 +98,7 @@ def _common_checks(df: pd.DataFrame) -> None:
     assert (df["n_reports"] >= 1).all()
 
 
+@pytest.mark.data
 def test_band_gap_matches_paper_set():
     require_shared(ds.BAND_GAP_FILE)
     require_shared(ds.BAND_GAP_REFERENCE_FILE)
@@ -108,6 +109,7 @@ def test_band_gap_matches_paper_set():
     assert ds.check_band_gap_against_reference(SHARED_DATA) < 1e-9
 
 
+@pytest.mark.data
 def test_band_gap_canonical_grouping_has_unique_compositions():
     require_shared(ds.BAND_GAP_FILE)
     df = ds.load_band_gap(data_dir=SHARED_DATA, group_by="canonical")
@@ -116,6 +118,7 @@ def test_band_gap_canonical_grouping_has_unique_compositions():
     assert df["n_reports"].sum() == 3895
 
 
+@pytest.mark.data
 def test_formation_enthalpy():
     require_shared(ds.FORMATION_ENTHALPY_FILE)
     df = ds.load_formation_enthalpy(data_dir=SHARED_DATA)
@@ -125,6 +128,7 @@ def test_formation_enthalpy():
     assert df["n_reports"].sum() == df.attrs["n_source_rows"] - df.attrs["n_missing_dropped"]
 
 
+@pytest.mark.data
 def test_metallic():
     require_shared(ds.METALLIC_FILE)
     df = ds.load_metallic(data_dir=SHARED_DATA)
@@ -140,6 +144,7 @@ def estm300():
     return {t: ds.load_estm(300, t, data_dir=SHARED_DATA) for t in ds.ESTM_TARGETS}
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("temperature, n_rows, n_canonical", [(300, 358, 356), (600, 188, 187)])
 def test_estm_counts_and_window(temperature, n_rows, n_canonical):
     require_shared(ds.ESTM_FILE)
@@ -151,6 +156,7 @@ def test_estm_counts_and_window(temperature, n_rows, n_canonical):
     assert len(ds.load_estm(temperature, data_dir=SHARED_DATA, group_by="canonical")) == n_canonical
 
 
+@pytest.mark.data
 def test_estm_custom_window_exact_300k():
     require_shared(ds.ESTM_FILE)
     df = ds.load_estm(300, data_dir=SHARED_DATA, window=(300, 300))
@@ -158,6 +164,7 @@ def test_estm_custom_window_exact_300k():
     assert (df["temperature_K"] == 300).all()
 
 
+@pytest.mark.data
 def test_estm_log_targets(estm300):
     ec, tc = estm300["electrical_conductivity"], estm300["thermal_conductivity"]
     np.testing.assert_allclose(ec["target"], np.log(ec["electrical_conductivity"]))
@@ -165,6 +172,7 @@ def test_estm_log_targets(estm300):
     assert ec.attrs["transform"] == tc.attrs["transform"] == "log"
 
 
+@pytest.mark.data
 def test_estm_seebeck_minmax(estm300):
     df = estm300["seebeck"]
     assert df["target"].between(0, 1).all()
@@ -174,6 +182,7 @@ def test_estm_seebeck_minmax(estm300):
     np.testing.assert_allclose(ds.seebeck_from_scaled(df["target"], df.attrs), df["seebeck_uV_per_K"])
 
 
+@pytest.mark.data
 def test_estm_raw_columns_give_zt(estm300):
     df = estm300["seebeck"]
     single = df[df["n_reports"] == 1]
@@ -185,6 +194,7 @@ def test_estm_raw_columns_give_zt(estm300):
 # --------------------------------------------------------------------------
 # matbench folds (real files)
 # --------------------------------------------------------------------------
+@pytest.mark.data
 @pytest.mark.parametrize("task", ds.MATBENCH_TASKS)
 def test_matbench_fold0_loads_and_is_disjoint(task):
     require_shared(f"{ds.MATBENCH_DIR}/{task}/train0.csv")
@@ -200,6 +210,7 @@ def test_matbench_fold0_loads_and_is_disjoint(task):
     assert not train & _reduced(folds["val"]["formula"])
 
 
+@pytest.mark.data
 def test_matbench_log_tasks_are_exactly_the_strictly_positive_ones():
     require_shared(f"{ds.MATBENCH_DIR}/jdft2d/train0.csv")
     for task in ds.MATBENCH_TASKS:
@@ -208,6 +219,7 @@ def test_matbench_log_tasks_are_exactly_the_strictly_positive_ones():
         assert (raw > 0).all() == (task in ds.MATBENCH_LOG_TASKS), task
 
 
+@pytest.mark.data
 def test_matbench_all_folds_of_a_small_task():
     require_shared(f"{ds.MATBENCH_DIR}/jdft2d/test4.csv")
     tests = []
@@ -231,6 +243,8 @@ def test_matbench_mp_splits_are_72_8_20_and_partition_the_rows():
     assert np.array_equal(ds.matbench_mp_split(n, 2)["val"], ds.matbench_mp_split(n, 2)["val"])
 
 
+@pytest.mark.data
+@pytest.mark.slow
 @pytest.mark.parametrize("task", ds.MATBENCH_MP_TASKS)
 def test_matbench_mp_tables_group_polymorphs_by_reduced_composition(task):
     require_shared(f"{ds.MATBENCH_MP_DIR}/{task}.csv")
@@ -250,9 +264,40 @@ def test_matbench_mp_tables_group_polymorphs_by_reduced_composition(task):
     assert sum(map(len, fold.values())) == len(table)
 
 
+@pytest.mark.data
 def test_mp_polymorph_counts_match_the_corpus_file():
     require_shared(ds.MP_INDEX_FILE)
     counts = ds.mp_polymorph_counts()
     assert counts.sum() == 144_861  # every structure of mp_structures_id_lt2M.jsonl.gz, before graph checks
     assert counts["SiO2"] >= 2 and (counts >= 2).sum() < len(counts)
     assert counts["NaN"] == 3  # sodium nitride, not a missing value
+
+
+# --------------------------------------------------------------------------
+# task table and the paper's numbers
+# --------------------------------------------------------------------------
+def test_task_table_matches_tasks_and_scales():
+    assert list(ds.TASK_TABLE) == list(ds.TASKS) == list(ds.MAE_SCALE)
+    for name, task in ds.TASK_TABLE.items():
+        assert task.name == name and task.mae_scale == ds.MAE_SCALE[name]
+        assert task.file and task.reference and task.unit and task.expected_rows > 0
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("name", list(ds.TASK_TABLE))
+def test_task_table_expected_rows(name):
+    task = ds.TASK_TABLE[name]
+    require_shared(task.file)
+    assert len(task.loader(data_dir=SHARED_DATA)) == task.expected_rows
+
+
+def test_paper_tables_are_complete():
+    from polysrl_sklearn.datasets import paper
+
+    for table, columns in ((paper.TABLE1, paper.WET_LAB_TASKS + ("zt300", "zt600")),
+                           (paper.TABLE2, paper.WET_LAB_TASKS), (paper.TABLE6, paper.TABLE6_TASKS)):
+        assert {"rand_init", "polysrl"} <= set(table)
+        for row in table.values():
+            assert tuple(row) == columns
+            assert all(0 < mean < 2 and 0 < std < mean for mean, std in row.values())
+    assert paper.PAPER_POLYSRL["band_gap"] == paper.TABLE1["polysrl"]["band_gap"][0]

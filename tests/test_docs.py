@@ -12,6 +12,7 @@ import pytest
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
+@pytest.mark.slow
 def test_docs_build_without_warnings(tmp_path):
     if importlib.util.find_spec("sphinx") is None:
         pytest.skip("sphinx is not importable; install the test extra: pip install -e '.[test]'")

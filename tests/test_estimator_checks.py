@@ -116,6 +116,7 @@ def tiny_regressor(cls=PolySRLRegressor) -> PolySRLRegressor:
 @parametrize_with_checks([tiny_featurizer(NumericPolySRLFeaturizer), tiny_regressor(NumericPolySRLRegressor),
                           NumericPolySRLComposition(tiny_featurizer())],
                          expected_failed_checks=expected_failures)
+@pytest.mark.slow
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
@@ -190,6 +191,4 @@ def test_sklearn_parameter_validation_check(estimator):
     every parameter has a constraint, and each bad type or value raises sklearn's error naming it."""
     from sklearn.utils.estimator_checks import check_param_validation
 
-    if "finetune" in estimator._parameter_constraints and "finetune" not in estimator.get_params():
-        pytest.xfail("PolySRLRegressor's finetune parameter arrives with issue 13 (its constraint is declared)")
     check_param_validation(type(estimator).__name__, estimator)

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
+import pytest
 from conftest import require_shared
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -26,12 +26,16 @@ def test_quickstart_runs_without_data(monkeypatch, capsys, tmp_path):
     assert "polysrl_uncertainty" in out and "skipping" in out
 
 
+@pytest.mark.data
+@pytest.mark.slow
 def test_wet_lab_cv_example():
     require_shared("ngs00_CroMEL/efe.xlsx")
     maes = load("wet_lab_cv")["main"](["--task", "formation_enthalpy", "--max-iter", "30"])
     assert maes.shape == (5,) and np.all(np.isfinite(maes))
 
 
+@pytest.mark.data
+@pytest.mark.slow
 def test_thermoelectric_screening_example():
     require_shared("KRICT-DATA_SIMD/estm.xlsx")
     table = load("screen_thermoelectrics")["main"](["--max-iter", "30", "--top", "3"])

@@ -10,9 +10,8 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPRegressor
 from sklearn.pipeline import Pipeline
 
-from polysrl_sklearn import PolySRLFeaturizer, SHIPPED_MODELS
+from polysrl_sklearn import SHIPPED_MODELS, PolySRLFeaturizer, torch_threads
 from polysrl_sklearn import featurizer as featurizer_module
-from polysrl_sklearn import torch_threads
 from polysrl_sklearn.architecture import ARCHITECTURE_DEFAULTS
 from polysrl_sklearn.network import load_checkpoint
 from polysrl_sklearn.resume import ResumeError
@@ -57,10 +56,13 @@ def test_load_with_a_conflicting_width_raises(tmp_path):
         PolySRLFeaturizer.load(tmp_path / "m.pt", hidden_dim=8)
 
 
-def test_a_new_network_uses_the_documented_defaults():
+def test_a_new_network_uses_the_default_recipe():
+    from polysrl_sklearn.recipes import DEFAULTS
+
     network = PolySRLFeaturizer(pretrained=None, random_state=0).fit([]).network_
     for name, value in ARCHITECTURE_DEFAULTS.items():
-        assert getattr(network.config, name) == value, name
+        assert getattr(network.config, name) == value == (getattr(DEFAULTS, name) if name != "objective"
+                                                          else "polysrl"), name
 
 
 def test_grid_search_over_architecture_of_loaded_weights_is_refused():
@@ -84,6 +86,7 @@ def interrupt_after_first_epoch(monkeypatch):
                         lambda *args, **kwargs: real(*args, **{**kwargs, "on_epoch_end": stop}))
 
 
+@pytest.mark.slow
 def test_an_interrupted_fit_leaves_the_estimator_unfitted(structures, monkeypatch):
     interrupt_after_first_epoch(monkeypatch)
     featurizer = tiny()
@@ -94,6 +97,7 @@ def test_an_interrupted_fit_leaves_the_estimator_unfitted(structures, monkeypatc
         featurizer.transform(["NaCl"])
 
 
+@pytest.mark.slow
 def test_an_interrupted_refit_keeps_the_previous_fit(structures, monkeypatch):
     featurizer = tiny().fit([])
     before = featurizer.transform(FORMULAS)
@@ -103,6 +107,7 @@ def test_an_interrupted_refit_keeps_the_previous_fit(structures, monkeypatch):
     np.testing.assert_array_equal(featurizer.transform(FORMULAS), before)
 
 
+@pytest.mark.slow
 def test_fit_with_a_checkpoint_resumes_like_an_uninterrupted_run(structures, tmp_path):
     X = compositions(structures)
     straight = tiny(epochs=3).fit(X, structures=structures, checkpoint=tmp_path / "straight.ckpt")
@@ -112,6 +117,7 @@ def test_fit_with_a_checkpoint_resumes_like_an_uninterrupted_run(structures, tmp
     np.testing.assert_allclose(resumed.transform(FORMULAS), straight.transform(FORMULAS), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_fit_refuses_to_resume_another_run(structures, tmp_path):
     X = compositions(structures)
     checkpoint = tmp_path / "run.ckpt"
@@ -168,9 +174,10 @@ def test_an_interrupted_regressor_fit_leaves_it_unfitted(monkeypatch):
 
     from polysrl_sklearn.regressor import PolySRLRegressor
 
-    regressor = PolySRLRegressor(pretrained=None, hidden_dim=4, hidden=8, epochs=1, random_state=0)
+    regressor = PolySRLRegressor(pretrained=None, hidden_dim=4, hidden=8, epochs=1, random_state=0,
+                                 learning_rates=(1e-3, 1e-2))
     calls = []
-    real = PolySRLRegressor._train
+    real = PolySRLRegressor._fit_joint
 
     def interrupt_on_the_final_training(self, *args, **kwargs):
         calls.append(1)
@@ -178,7 +185,7 @@ def test_an_interrupted_regressor_fit_leaves_it_unfitted(monkeypatch):
             raise KeyboardInterrupt
         return real(self, *args, **kwargs)
 
-    monkeypatch.setattr(PolySRLRegressor, "_train", interrupt_on_the_final_training)
+    monkeypatch.setattr(PolySRLRegressor, "_fit_joint", interrupt_on_the_final_training)
     with pytest.raises(KeyboardInterrupt):
         regressor.fit(FORMULAS, np.arange(len(FORMULAS), dtype=float))
     with pytest.raises(NotFittedError):

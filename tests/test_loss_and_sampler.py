@@ -3,7 +3,7 @@ import math
 import numpy as np
 import torch
 
-from polysrl_sklearn.losses import SoftContrastiveLoss, gaussian_kl
+from polysrl_sklearn.objectives import SoftContrastiveLoss, gaussian_kl
 from polysrl_sklearn.sampler import PolymorphBatchSampler
 
 

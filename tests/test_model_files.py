@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from polysrl_sklearn import PolySRLFeaturizer, SHIPPED_MODELS
-from polysrl_sklearn import model_files
-from polysrl_sklearn.model_files import (MANIFEST, STATE_CHECKSUM_KEY, ModelFileError, file_sha256,
-                                         shipped_checksums)
+from polysrl_sklearn import SHIPPED_MODELS, PolySRLFeaturizer, model_files
+from polysrl_sklearn.model_files import MANIFEST, STATE_CHECKSUM_KEY, ModelFileError, file_sha256, shipped_checksums
 from polysrl_sklearn.network import load_checkpoint
 
 FORMULAS = ["Fe2O3", "NaCl", "SiO2", "GaAs", "Hg0.7Cd0.3Te"]

@@ -5,7 +5,8 @@ import torch
 from polysrl_sklearn import SHIPPED_MODELS, PolySRLFeaturizer
 from polysrl_sklearn.composition import parse_composition
 from polysrl_sklearn.network import load_checkpoint
-from polysrl_sklearn.objectives import augment, infomax_loss, nt_xent
+from polysrl_sklearn.objectives import OBJECTIVES, SoftContrastiveLoss, augment, get_objective, infomax_loss, nt_xent
+from polysrl_sklearn.shipped import SHIPPED, canonical_model_name
 
 
 def test_augment_keeps_an_element_and_normalises():
@@ -50,20 +51,24 @@ def test_unknown_objective():
 @pytest.mark.parametrize("name", sorted(SHIPPED_MODELS))
 def test_shipped_models_load(name):
     network, payload = load_checkpoint(SHIPPED_MODELS[name])
-    expected = {"default": "polysrl"}.get(name, name)
-    assert network.config.objective == expected
+    assert network.config.objective == SHIPPED[canonical_model_name(name)].objective
     assert len(payload["history"]) >= 1
     features = PolySRLFeaturizer(pretrained=name).fit([]).transform(["Fe2O3", "Bi2Te3"])
     assert np.all(np.isfinite(features))
 
 
-def test_shipped_models_share_one_recipe_and_training_length():
-    """The docs compare the shipped encoders as equals: same width, recipe and number of epochs."""
-    from polysrl_sklearn.cli import CPU_RECIPE
+def test_aliases_name_the_same_file_or_random_init():
+    assert SHIPPED_MODELS["default"] == SHIPPED_MODELS["polysrl"]
+    assert SHIPPED_MODELS["supervised"] == SHIPPED_MODELS["mp_band_gap"]
+    by_alias = PolySRLFeaturizer(pretrained="rand_init", hidden_dim=8, random_state=3).fit([])
+    by_none = PolySRLFeaturizer(pretrained=None, hidden_dim=8, random_state=3).fit([])
+    np.testing.assert_array_equal(by_alias.transform(["NaCl"]), by_none.transform(["NaCl"]))
 
-    for name, path in SHIPPED_MODELS.items():
-        network, payload = load_checkpoint(path)
-        assert network.config.hidden_dim == CPU_RECIPE["hidden_dim"], name
-        assert len(payload["history"]) == payload["settings"]["epochs"] == CPU_RECIPE["epochs"], name
-        assert payload["settings"]["learning_rate"] == CPU_RECIPE["learning_rate"], name
-        assert payload["settings"]["batch_size"] == CPU_RECIPE["batch_size"], name
+
+def test_registry_names_and_loss_classes():
+    assert list(OBJECTIVES) == ["polysrl", "polysrl_nosample", "infomax", "graphcl", "supervised"]
+    assert get_objective("polysrl").loss is get_objective("polysrl_nosample").loss is SoftContrastiveLoss
+    assert {o.pretrains_from for o in OBJECTIVES.values()} == {"structures", "targets"}
+    assert {model.objective for model in SHIPPED.values()} <= set(OBJECTIVES)
+    with pytest.raises(ValueError, match="unknown objective 'magic'"):
+        get_objective("magic")

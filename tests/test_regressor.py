@@ -1,4 +1,5 @@
 import numpy as np
+import torch
 from pymatgen.core import Composition
 from sklearn.model_selection import cross_val_score
 
@@ -37,3 +38,68 @@ def test_mean_vector_is_the_forward_mean_without_the_variance_head():
     batch = build_stoichiometry_batch([parse_composition(f, i) for i, f in enumerate(["Fe2O3", "NaCl", "Si"])])
     with torch.no_grad():
         assert torch.equal(encoder.mean_vector(batch), encoder(batch)[0])
+
+
+def _state(module):
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def test_frozen_regressor_leaves_the_encoder_bit_identical():
+    from polysrl_sklearn.featurizer import PolySRLFeaturizer
+
+    loaded = _state(PolySRLFeaturizer().fit([]).network_.stoichiometry)
+    model = PolySRLRegressor(finetune=False, hidden=16, learning_rates=(1e-2, 1e-3), epochs=20,
+                             random_state=0, device="cpu").fit(FORMULAS, OXYGEN_FRACTION)
+    after = _state(model.encoder_)
+    assert loaded.keys() == after.keys()
+    assert all(torch.equal(loaded[k], after[k]) for k in loaded)
+    # and the head did learn something on the frozen mean vectors
+    assert np.abs(model.predict(FORMULAS) - OXYGEN_FRACTION).mean() < np.abs(
+        OXYGEN_FRACTION - OXYGEN_FRACTION.mean()).mean()
+
+
+def test_finetuning_changes_the_encoder_but_frozen_does_not():
+    kwargs = dict(pretrained=None, hidden_dim=8, hidden=16, learning_rates=(1e-2,), epochs=5, random_state=3,
+                  device="cpu")
+    tuned = PolySRLRegressor(finetune=True, **kwargs).fit(FORMULAS, OXYGEN_FRACTION)
+    frozen = PolySRLRegressor(finetune=False, **kwargs).fit(FORMULAS, OXYGEN_FRACTION)
+    start = _state(frozen._load_encoder(3))  # the same seeded random init both started from
+    assert all(torch.equal(start[k], v) for k, v in _state(frozen.encoder_).items())
+    assert any(not torch.equal(start[k], v) for k, v in _state(tuned.encoder_).items())
+
+
+def test_frozen_regressor_accepts_a_checkpoint_path(tmp_path):
+    from polysrl_sklearn.featurizer import PolySRLFeaturizer
+
+    path = tmp_path / "random.pt"
+    PolySRLFeaturizer(pretrained=None, hidden_dim=8, random_state=1).fit([]).save(path)
+    model = PolySRLRegressor(pretrained=str(path), finetune=False, hidden=16, learning_rates=(1e-3,), epochs=3,
+                             random_state=0, device="cpu").fit(FORMULAS, OXYGEN_FRACTION)
+    assert model.encoder_.mean_out.out_features == 8
+    assert model.predict(["NaCl", "MgO"]).shape == (2,)
+
+
+def test_frozen_regressor_clones_and_pickles():
+    import pickle
+
+    from sklearn.base import clone
+
+    model = PolySRLRegressor(pretrained=None, finetune=False, hidden_dim=8, hidden=16, learning_rates=(1e-3,),
+                             epochs=3, random_state=0, device="cpu")
+    assert clone(model).get_params() == model.get_params()
+    fitted = model.fit(FORMULAS, OXYGEN_FRACTION)
+    restored = pickle.loads(pickle.dumps(fitted))
+    assert np.array_equal(restored.predict(FORMULAS), fitted.predict(FORMULAS))
+    assert not hasattr(clone(fitted), "head_")
+
+
+def test_mlp_head_regressor_learns_a_linear_target():
+    from polysrl_sklearn.head import MLPHeadRegressor
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0, 0.0])
+    head = MLPHeadRegressor(learning_rates=(1e-2, 1e-4), epochs=40, hidden=32, random_state=0).fit(X, y)
+    assert set(head.validation_mae_) == {1e-2, 1e-4}
+    assert head.best_learning_rate_ == 1e-2
+    assert np.abs(head.predict(X) - y).mean() < 0.2 * np.abs(y - y.mean()).mean()

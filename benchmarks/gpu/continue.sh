@@ -6,7 +6,7 @@
 #    epochs with a snapshot every $EVERY epochs, and each baseline resumed to $BASE_EPOCHS epochs;
 # 4) the last epoch of every run exported; snapshots, exports and full checkpoints packed into $OUT.
 # Expects $CKPT/<objective>.ckpt and the MP corpus at $MP_SOURCE (.jsonl, .jsonl.gz or .jsonl.xz).
-# Used as: CKPT=.devdata MP_SOURCE=.devdata/mp.jsonl.xz OUT=$OUT bash benchmarks/gpu_continue.sh
+# Used as: CKPT=.devdata MP_SOURCE=.devdata/mp.jsonl.xz OUT=$OUT bash benchmarks/gpu/continue.sh
 set -u
 T0=$(date +%s)
 CKPT=${CKPT:-.devdata}

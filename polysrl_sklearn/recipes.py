@@ -1,0 +1,161 @@
+"""Named pretraining recipes: the single source of architecture and optimisation defaults.
+
+A recipe fixes every setting that decides what a pretrained PolySRL network
+is: the architecture of :class:`~polysrl_sklearn.network.ModelConfig` and the
+optimisation of :class:`~polysrl_sklearn.pretraining.TrainingSettings`. The
+objective and the seed are not part of a recipe.
+
+* ``"cpu"`` -- the recipe of every model shipped in the package
+  (:data:`DEFAULT_RECIPE`; ``PolySRLFeaturizer()``'s defaults).
+* ``"paper"`` -- the paper's Table 3 (:data:`~polysrl_sklearn.datasets.paper.TABLE3`);
+  a GPU is recommended.
+
+Use a recipe with :meth:`PolySRLFeaturizer.from_recipe
+<polysrl_sklearn.featurizer.PolySRLFeaturizer.from_recipe>` or
+``polysrl pretrain --recipe NAME``.
+
+Examples
+--------
+>>> from polysrl_sklearn.recipes import get_recipe
+>>> get_recipe("paper").hidden_dim
+200
+>>> get_recipe("cpu").replace(epochs=2).epochs
+2
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from .datasets.paper import TABLE3, TEXT_SETTINGS
+
+#: Recipe fields that are :class:`~polysrl_sklearn.network.ModelConfig` fields.
+ARCHITECTURE_FIELDS: tuple[str, ...] = (
+    "hidden_dim", "stoichiometry_layers", "structure_layers", "set2set_steps", "n_samples", "beta",
+    "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling")
+#: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
+TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs")
+#: Recipe fields that ``PolySRLFeaturizer`` does not expose as parameters (fixed by the recipe).
+_NOT_FEATURIZER_PARAMETERS: frozenset[str] = frozenset({"set2set_steps", "num_gaussians"})
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Architecture and optimisation settings of one pretraining recipe.
+
+    Parameters
+    ----------
+    name : str
+        Registry name (see :data:`RECIPES`).
+    description : str
+        One line on where the values come from.
+    hidden_dim : int
+        Representation width F.
+    stoichiometry_layers, structure_layers : int
+        GCN layers of the stoichiometry encoder, graph-network layers of the
+        structure encoder (L').
+    set2set_steps : int
+        Processing steps of the two Set2Set heads.
+    n_samples : int
+        J, Monte-Carlo samples per stoichiometry in the loss.
+    beta : float
+        KL weight.
+    init_c, init_d : float
+        Initial soft-threshold parameters of the match probability.
+    cutoff : float
+        Crystal-graph radius r in Angstrom (not stated in the paper).
+    max_neighbors : int
+        Neighbours kept per atom.
+    num_gaussians : int
+        Size of the Gaussian expansion of edge lengths.
+    structure_pooling : {"sum", "mean"}
+        Crystal readout.
+    epochs, batch_size : int
+        Passes over the corpus; distinct formulas per batch.
+    learning_rate, grad_clip : float
+        Adam learning rate; largest gradient norm.
+    max_polymorphs : int
+        Polymorphs of one formula drawn into a batch.
+    """
+
+    name: str
+    description: str
+    hidden_dim: int
+    stoichiometry_layers: int
+    structure_layers: int
+    set2set_steps: int
+    n_samples: int
+    beta: float
+    init_c: float
+    init_d: float
+    cutoff: float
+    max_neighbors: int
+    num_gaussians: int
+    structure_pooling: str
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    grad_clip: float
+    max_polymorphs: int
+
+    def architecture(self) -> dict[str, Any]:
+        """The :class:`~polysrl_sklearn.network.ModelConfig` keyword arguments (no objective)."""
+        return {key: getattr(self, key) for key in ARCHITECTURE_FIELDS}
+
+    def training(self) -> dict[str, Any]:
+        """The :class:`~polysrl_sklearn.pretraining.TrainingSettings` keyword arguments (no seed)."""
+        return {key: getattr(self, key) for key in TRAINING_FIELDS}
+
+    def featurizer_params(self) -> dict[str, Any]:
+        """The :class:`~polysrl_sklearn.featurizer.PolySRLFeaturizer` parameters the recipe sets."""
+        return {key: getattr(self, key) for key in ARCHITECTURE_FIELDS + TRAINING_FIELDS
+                if key not in _NOT_FEATURIZER_PARAMETERS}
+
+    def replace(self, **changes: Any) -> "Recipe":
+        """A copy with some settings changed (unknown names raise ``TypeError``)."""
+        return dataclasses.replace(self, **changes)
+
+
+# Settings the paper does not state, shared by both recipes: the crystal-graph radius and
+# neighbour count, the Set2Set steps, the Gaussian edge expansion and the polymorphs per batch.
+_UNSTATED_IN_PAPER: dict[str, Any] = {"set2set_steps": 2, "cutoff": 6.0, "max_neighbors": 12,
+                                      "num_gaussians": 40, "max_polymorphs": 4}
+
+#: Recipe name -> :class:`Recipe`.
+RECIPES: dict[str, Recipe] = {
+    "paper": Recipe(
+        name="paper", description="the paper's Table 3 and text (F=200, 100 epochs, lr 5e-5, sum pooling); "
+        "what the paper does not state as in 'cpu'; use a GPU",
+        **TABLE3, **TEXT_SETTINGS, **_UNSTATED_IN_PAPER),
+    "cpu": Recipe(
+        name="cpu", description="the shipped models' recipe: the paper's, but F=64, 22 epochs, lr 1e-3 and "
+        "mean pooling (about 3 hours on 2 CPU cores; see docs/pretraining.md)",
+        **{**TABLE3, **TEXT_SETTINGS, **_UNSTATED_IN_PAPER,
+           "hidden_dim": 64, "epochs": 22, "learning_rate": 1e-3, "structure_pooling": "mean"}),
+}
+
+#: The recipe of ``PolySRLFeaturizer()``, ``ModelConfig()``, ``TrainingSettings()`` and
+#: ``polysrl pretrain`` without ``--recipe``.
+DEFAULT_RECIPE = "cpu"
+
+
+def get_recipe(name: str | Recipe) -> Recipe:
+    """Return the recipe called ``name`` (a :class:`Recipe` is returned as is).
+
+    Raises
+    ------
+    ValueError
+        If no recipe has that name; the message lists the names.
+    """
+    if isinstance(name, Recipe):
+        return name
+    try:
+        return RECIPES[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown recipe {name!r}; choose one of {list(RECIPES)}") from None
+
+
+#: The default recipe (module-level shortcut for signatures that take their defaults from it).
+DEFAULTS: Recipe = RECIPES[DEFAULT_RECIPE]

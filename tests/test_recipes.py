@@ -1,0 +1,73 @@
+"""Recipes: one source of defaults, and the shipped checkpoints were made with their named recipe."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+import pytest
+
+from polysrl_sklearn import PAPER_SETTINGS, PolySRLFeaturizer
+from polysrl_sklearn.cli import build_parser
+from polysrl_sklearn.datasets.paper import TABLE3, TEXT_SETTINGS
+from polysrl_sklearn.network import ModelConfig, load_checkpoint
+from polysrl_sklearn.pretraining import TrainingSettings
+from polysrl_sklearn.recipes import ARCHITECTURE_FIELDS, DEFAULT_RECIPE, RECIPES, TRAINING_FIELDS, get_recipe
+from polysrl_sklearn.shipped import SHIPPED
+
+
+@pytest.mark.parametrize("name", list(SHIPPED))
+def test_shipped_checkpoint_config_equals_its_recipe(name):
+    model = SHIPPED[name]
+    recipe = get_recipe(model.recipe)
+    _, payload = load_checkpoint(model.path)
+    stored = {k: v for k, v in payload["config"].items() if k not in ("objective", "element_symbols")}
+    assert stored == recipe.architecture()
+    assert payload["config"]["objective"] == model.objective
+    settings = {k: v for k, v in payload["settings"].items() if k != "seed"}
+    assert settings == recipe.training()
+    assert len(payload["history"]) == recipe.epochs
+
+
+def test_paper_recipe_is_table3_and_text():
+    paper = get_recipe("paper")
+    for key, value in {**TABLE3, **TEXT_SETTINGS}.items():
+        assert getattr(paper, key) == value, key
+
+
+def test_every_default_comes_from_the_default_recipe():
+    recipe = RECIPES[DEFAULT_RECIPE]
+    featurizer = PolySRLFeaturizer()
+    # architecture parameters left at None take the recipe's value for a new network (issue 16)
+    config = dataclasses.asdict(featurizer._model_config())
+    params = {**featurizer.get_params(), **{k: config[k] for k in ARCHITECTURE_FIELDS if k in config}}
+    assert {k: params[k] for k in recipe.featurizer_params()} == recipe.featurizer_params()
+    config = dataclasses.asdict(ModelConfig())
+    assert {k: config[k] for k in ARCHITECTURE_FIELDS} == recipe.architecture()
+    settings = dataclasses.asdict(TrainingSettings())
+    assert {k: settings[k] for k in TRAINING_FIELDS} == recipe.training()
+    # the lower-level functions' defaults too
+    from polysrl_sklearn import corpus, crystal_graph, encoders
+
+    for function in (crystal_graph.structure_graph, crystal_graph.build_graph_set,
+                     corpus.corpus_from_structures, corpus.corpus_from_mp_jsonl, encoders.StructureEncoder):
+        parameters = inspect.signature(function).parameters
+        assert parameters["cutoff"].default == recipe.cutoff, function
+
+
+def test_from_recipe_and_overrides():
+    paper = PolySRLFeaturizer.from_recipe("paper", epochs=3, random_state=1)
+    assert paper.get_params()["hidden_dim"] == 200 and paper.epochs == 3 and paper.random_state == 1
+    assert {k: paper.get_params()[k] for k in PAPER_SETTINGS if k != "epochs"} == {
+        k: v for k, v in PAPER_SETTINGS.items() if k != "epochs"}
+    with pytest.raises(ValueError, match="unknown recipe 'gpu'.*'paper'"):
+        PolySRLFeaturizer.from_recipe("gpu")
+
+
+def test_cli_recipe_flag_and_paper_alias():
+    parser = build_parser()
+    assert parser.parse_args(["pretrain"]).recipe == DEFAULT_RECIPE
+    assert parser.parse_args(["pretrain", "--paper"]).recipe == "paper"
+    assert parser.parse_args(["pretrain", "--recipe", "paper"]).recipe == "paper"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["pretrain", "--recipe", "nope"])
