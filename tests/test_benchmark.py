@@ -245,7 +245,7 @@ def test_head_choice_reaches_the_right_estimator():
     paper = frozen_model("rand_init", "paper", seed=2)
     assert isinstance(paper, PolySRLRegressor) and paper.finetune is False
     assert paper.pretrained is None and paper.random_state == 2 and paper.learning_rates == (1e-3,)
-    assert frozen_model("polysrl", "paper", 0).pretrained == "default"
+    assert frozen_model("polysrl", "paper", 0).pretrained == "polysrl"
     rf = frozen_model("polysrl", "rf", seed=1).steps[-1][1]
     assert isinstance(rf, RandomForestRegressor) and rf.n_estimators == 500 and rf.random_state == 1
     assert isinstance(frozen_model("polysrl", "mlp", 0).steps[-1][1].steps[-1][1], MLPRegressor)
@@ -280,6 +280,8 @@ def test_benchmark_command_passes_heads(monkeypatch, capsys):
         main(["benchmark", "--tasks", "band_gap", "--head", "svm"])
 
 
+@pytest.mark.data
+@pytest.mark.slow
 def test_paper_head_runs_on_a_wet_lab_task():
     require_shared("KRICT-DATA_SIMD/estm.xlsx")
     results = run_benchmark(["estm600_tc"], ["magpie", "rand_init"], seeds=[0], log=lambda *_: None,
