@@ -25,8 +25,9 @@ from typing import Any
 
 import torch
 
-#: Folder of the models shipped with the package, and their checksum list.
-PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+from .shipped import PRETRAINED_DIR
+
+#: The checksum list of the models shipped with the package (``sha256sum -c`` format).
 MANIFEST = PRETRAINED_DIR / "SHA256SUMS"
 
 #: Payload key holding the sha256 of the stored weights (see :func:`state_checksum`).
