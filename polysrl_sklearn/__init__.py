@@ -17,6 +17,10 @@ Examples
 from importlib import import_module
 from typing import Any
 
+from .fork_safety import register_fork_handler
+
+register_fork_handler()  # matminer's forked pools must not inherit torch's thread pool
+
 _EXPORTS = {
     "CompositionError": "composition",
     "parse_composition": "composition",

@@ -36,7 +36,7 @@ def pretrained_for(method: str) -> str | None:
     return FEATURIZER_METHODS.get(method, method)
 
 
-def frozen_featurizer(method: str, hidden_dim: int = 64) -> PolySRLFeaturizer:
+def frozen_featurizer(method: str, hidden_dim: int | None = None) -> PolySRLFeaturizer:
     """A fitted featurizer for ``method`` (weights loaded, or seeded random init); see :func:`pretrained_for`."""
     return PolySRLFeaturizer(pretrained=pretrained_for(method), hidden_dim=hidden_dim,
                              random_state=0).fit([])

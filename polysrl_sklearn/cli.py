@@ -1,27 +1,34 @@
-"""Command line: ``polysrl pretrain`` (and further sub-commands)."""
+"""Command line: ``polysrl pretrain`` (and further sub-commands).
+
+torch, pandas and pymatgen are imported inside the sub-commands, so that
+``polysrl --help`` answers at once.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
-import torch
+if TYPE_CHECKING:
+    import numpy as np
 
-from .corpus import MP_STRUCTURES_ENV, corpus_from_mp_jsonl, corpus_from_property_table
-from .evaluation import HEADS
-from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
-from .objectives import OBJECTIVES, get_objective
-from .pretraining import TrainingSettings, pretrain
 from .recipes import DEFAULT_RECIPE, RECIPES, get_recipe
+
+#: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
+INTERRUPTED_EXIT_STATUS = 130
+COMMANDS = ("pretrain", "benchmark", "export")
 
 
 def split_holdout(formulas: list[str], fraction: float, seed: int) -> np.ndarray:
     """Boolean mask of held-out formulas (a seeded random ``fraction``)."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     mask = np.zeros(len(formulas), dtype=bool)
     mask[rng.permutation(len(formulas))[: int(round(fraction * len(formulas)))]] = True
@@ -34,8 +41,34 @@ def snapshot_path(export: str | Path, epoch: int) -> Path:
     return export.with_name(f"{export.stem}_e{epoch}{export.suffix}")
 
 
+def resume_hint(argv: list[str]) -> str:
+    """The command line that resumes the run of ``argv`` (``argv`` plus ``--resume``)."""
+    return shlex.join(["polysrl", *argv, *([] if "--resume" in argv else ["--resume"])])
+
+
 def pretrain_command(args: argparse.Namespace) -> int:
-    """Pretrain on the MP JSON-lines corpus; write checkpoints; optionally export."""
+    """Pretrain on the MP JSON-lines corpus; write checkpoints; optionally export.
+
+    Refuses with a one-line reason (``SystemExit``) a ``--resume`` whose
+    checkpoint is unreadable, or of another corpus, model or optimisation
+    setting; says so when the checkpoint does not exist yet (a new run
+    starts, so the same command both starts and continues a run). Ctrl-C
+    prints where the last finished epoch's checkpoint is and how to resume,
+    and returns 130.
+    """
+    import pandas as pd
+    import torch
+
+    from .corpus import corpus_from_mp_jsonl, corpus_from_property_table
+    from .model_files import ModelFileError
+    from .network import ModelConfig, PolySRLNetwork, save_checkpoint
+    from .objectives import get_objective
+    from .pretraining import TrainingSettings, pretrain
+    from .resume import ResumeError
+
+    if args.resume and not Path(args.checkpoint).is_file():
+        print(f"polysrl pretrain: --resume: no checkpoint at {args.checkpoint} yet; starting a new run",
+              file=sys.stderr, flush=True)
     if args.export_every is not None and (args.export_every < 1 or not args.export):
         raise SystemExit("--export-every K needs K >= 1 and --export PATH (snapshots are named after it)")
     overrides = {key: getattr(args, key) for key in ("hidden_dim", "epochs", "batch_size", "learning_rate",
@@ -65,8 +98,8 @@ def pretrain_command(args: argparse.Namespace) -> int:
     network = PolySRLNetwork(config)
     settings = TrainingSettings(**recipe.training(), seed=args.seed)
     held = [f for f, h in zip(corpus.formulas, held_out) if h]
-    corpus_info = {"file": Path(args.property_table or args.data or "").name, "structures": len(corpus.names),
-                   "formulas": len(corpus.formulas), "dropped": corpus.dropped}
+    corpus_info = {"file": Path(args.property_table or args.data or "").name, "limit": args.limit,
+                   "structures": len(corpus.names), "formulas": len(corpus.formulas), "dropped": corpus.dropped}
 
     def export(path: str | Path, network: PolySRLNetwork, history: list[dict]) -> None:
         save_checkpoint(path, network, extra={
@@ -77,9 +110,22 @@ def pretrain_command(args: argparse.Namespace) -> int:
         if epoch % args.export_every == 0:
             export(snapshot_path(args.export, epoch), network, history)
 
-    history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
-                       resume=args.resume, verbose=True, extra={"held_out_formulas": held, "corpus": corpus_info},
-                       on_epoch_end=export_snapshot if args.export_every else None)
+    try:
+        history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
+                           resume=args.resume, verbose=True,
+                           extra={"held_out_formulas": held, "corpus": corpus_info},
+                           on_epoch_end=export_snapshot if args.export_every else None)
+    except (ResumeError, ModelFileError) as exc:
+        raise SystemExit(f"polysrl pretrain: {exc}") from None
+    except KeyboardInterrupt:
+        checkpoint = Path(args.checkpoint)
+        if checkpoint.is_file() and (args.resume or checkpoint.stat().st_mtime >= started):
+            print(f"\ninterrupted: the checkpoint of the last finished epoch is safe in {checkpoint}; "
+                  f"resume with: {resume_hint(getattr(args, 'argv', None) or sys.argv[1:])}", file=sys.stderr)
+        else:
+            print("\ninterrupted before the first epoch finished; no checkpoint was written",
+                  file=sys.stderr)
+        return INTERRUPTED_EXIT_STATUS
     if args.export:
         export(args.export, network, history)
         print(f"exported stoichiometry encoder to {args.export}")
@@ -89,7 +135,13 @@ def pretrain_command(args: argparse.Namespace) -> int:
 
 def export_command(args: argparse.Namespace) -> int:
     """Write the small stoichiometry-only model of a full (resumable) checkpoint."""
-    network, payload = load_checkpoint(args.checkpoint)
+    from .model_files import ModelFileError
+    from .network import load_checkpoint, save_checkpoint
+
+    try:
+        network, payload = load_checkpoint(args.checkpoint)
+    except (ModelFileError, FileNotFoundError) as exc:
+        raise SystemExit(f"polysrl export: {exc}") from None
     keep = {k: payload[k] for k in ("history", "settings", "held_out_formulas", "corpus") if k in payload}
     save_checkpoint(args.output, network, extra=keep)
     print(f"exported {args.checkpoint} ({network.config.objective}, F={network.config.hidden_dim}, "
@@ -99,6 +151,9 @@ def export_command(args: argparse.Namespace) -> int:
 
 def benchmark_command(args: argparse.Namespace) -> int:
     """Run the representation-learning benchmark and print a markdown table."""
+    import pandas as pd
+    import torch
+
     from .benchmark import (
         FEATURIZER_METHODS,
         MAGPIE,
@@ -151,16 +206,42 @@ def benchmark_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The ``polysrl`` argument parser."""
-    parser = argparse.ArgumentParser(prog="polysrl", description=__doc__)
+def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
+    """The ``polysrl`` argument parser.
+
+    Parameters
+    ----------
+    full : collection of str, default=all commands
+        Sub-commands built with their complete help and choices, which need
+        heavier imports (objective names: torch; task names: pandas). The
+        others accept the same arguments but list no names, which keeps
+        ``polysrl --help`` fast.
+    """
+    objectives: list[str] | None = None
+    structures_env = "POLYSRL_MP_STRUCTURES"
+    if "pretrain" in full:
+        from .corpus import MP_STRUCTURES_ENV as structures_env
+        from .objectives import OBJECTIVES
+
+        objectives = list(OBJECTIVES)
+    task_help = matbench_help = ""
+    heads: tuple[str, ...] | None = None
+    if "benchmark" in full:
+        from .datasets import MATBENCH_MP_TASKS, MATBENCH_TASKS, TASKS
+        from .evaluation import HEADS as heads
+
+        task_help = f"; one or more of: {' '.join(TASKS)}"
+        matbench_help = f"; one or more of: {' '.join(MATBENCH_TASKS + MATBENCH_MP_TASKS)}"
+    parser = argparse.ArgumentParser(prog="polysrl", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("pretrain", help="contrastive pretraining on MP structures")
     p.add_argument("--data", default=None,
-                   help=f"MP structures .jsonl.gz (default: ${MP_STRUCTURES_ENV})")
+                   help=f"MP structures .jsonl.gz (default: ${structures_env})")
     p.add_argument("--checkpoint", default="polysrl_pretrain.ckpt",
                    help="full checkpoint written every epoch (resumable)")
-    p.add_argument("--resume", action="store_true", help="continue from --checkpoint if it exists")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --checkpoint if it exists (it must be of the same corpus, model and "
+                        "settings; only --epochs may grow); a new run starts, with a notice, if it does not")
     p.add_argument("--export", default=None, help="write the small stoichiometry-only model here")
     p.add_argument("--export-every", type=int, default=None, metavar="K",
                    help="also export a snapshot every K epochs, next to --export (model.pt -> model_e12.pt)")
@@ -170,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
                         + f" (default: {DEFAULT_RECIPE})")
     p.add_argument("--paper", dest="recipe", action="store_const", const="paper",
                    help="alias of --recipe paper")
-    p.add_argument("--objective", default="polysrl", choices=list(OBJECTIVES))
+    p.add_argument("--objective", default="polysrl", choices=objectives)
     p.add_argument("--property-table", default=None,
                    help="CSV of compositions and a DFT property, for --objective supervised")
     p.add_argument("--composition-column", default="composition")
@@ -191,13 +272,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=pretrain_command)
     b = sub.add_parser("benchmark", help="5-fold CV of frozen features + an evaluation head on the wet-lab tasks")
-    b.add_argument("--tasks", nargs="*", default=None, help="default: all wet-lab tasks ('--tasks' alone: none)")
+    b.add_argument("--tasks", nargs="*", default=None,
+                   help=f"default: all wet-lab tasks ('--tasks' alone: none){task_help}")
     b.add_argument("--matbench", nargs="*", default=None,
                    help="also these Matbench DFT tasks: CrabNet's folds (e.g. jdft2d phonons dielectric), "
-                        "seeded 72/8/20 folds for mp_gap and mp_e_form")
+                        f"seeded 72/8/20 folds for mp_gap and mp_e_form{matbench_help}")
     b.add_argument("--methods", nargs="*", default=None,
                    help="default: magpie and every shipped model; a checkpoint path benchmarks that model")
-    b.add_argument("--head", action="append", choices=HEADS, default=None,
+    b.add_argument("--head", action="append", choices=heads, default=None,
                    help="evaluation head on the frozen features, repeatable (default: paper): 'paper' = the "
                         "paper's 3-layer LeakyReLU MLP on L1 loss, lr chosen on an inner split (PolySRLRegressor "
                         "with finetune=False; standardised features for magpie); 'mlp' = sklearn MLPRegressor; "
@@ -223,7 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``polysrl`` command."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(full=[command] if command in COMMANDS else []).parse_args(argv)
+    args.argv = argv
     return args.handler(args)
 
 

@@ -2,11 +2,20 @@
 
 Fractions (not integer counts) are the pooling weights of the stoichiometry
 encoder, so ``Fe2O3`` and ``Fe4O6`` map to exactly the same input.
+
+A formula is refused, with a :class:`CompositionError` naming it, rather
+than silently read as something else: an element with amount zero
+(``"Fe0O3"``), an amount in exponent notation (``"Fe1e3O"``), the isotope
+symbols D and T (``"D2O"``: write ``"H2O"``; the element embeddings know no
+isotopes), and elements that have no embedding of their own (the
+superheavy elements, see
+:func:`~polysrl_sklearn.elements.elements_without_embedding`).
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
@@ -14,7 +23,7 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Composition
 
-from .elements import element_index
+from .elements import element_index, elements_without_embedding
 
 
 class CompositionError(ValueError):
@@ -41,6 +50,12 @@ def _amounts_to_arrays(amounts: dict[str, float], label: str) -> ParsedCompositi
             "embedding; supported elements are those of "
             "matminer.utils.data.MatscholarElementData"
         )
+    placeholders = [s for s in symbols if s in elements_without_embedding()]
+    if placeholders:
+        raise CompositionError(
+            f"{label} contains element(s) {placeholders} whose matscholar embedding is a "
+            "placeholder shared by all superheavy elements; they cannot be told apart"
+        )
     values = np.array([amounts[s] for s in symbols], dtype=np.float64)
     if not np.all(np.isfinite(values)) or np.any(values <= 0):
         raise CompositionError(
@@ -49,6 +64,32 @@ def _amounts_to_arrays(amounts: dict[str, float], label: str) -> ParsedCompositi
     fractions = (values / values.sum()).astype(np.float32)
     elements = np.array([index[s] for s in symbols], dtype=np.int64)
     return elements, fractions
+
+
+#: Symbols that pymatgen silently reads as hydrogen.
+ISOTOPE_SYMBOLS = {"D": "deuterium", "T": "tritium"}
+_SYMBOL = re.compile(r"[A-Z][a-z]*")
+_EXPONENT = re.compile(r"\d\.?[eE][-+]?\d")
+
+
+def _check_formula_text(formula: str, amounts: dict[str, float], label: str) -> None:
+    """Refuse what pymatgen would silently reinterpret (see the module docstring)."""
+    mentioned = set(_SYMBOL.findall(formula))
+    isotopes = sorted(mentioned & set(ISOTOPE_SYMBOLS))
+    if isotopes:
+        names = ", ".join(f"{s} ({ISOTOPE_SYMBOLS[s]})" for s in isotopes)
+        raise CompositionError(
+            f"{label} uses the isotope symbol(s) {names}; the element embeddings have no "
+            "isotopes, so write hydrogen as H (e.g. 'H2O' for heavy water) to featurize it as hydrogen"
+        )
+    if _EXPONENT.search(formula):
+        raise CompositionError(
+            f"{label} writes an amount in exponent notation; write the number out "
+            "(e.g. 'Fe1000O', not 'Fe1e3O')"
+        )
+    zero = sorted(s for s in mentioned - set(amounts) if s in element_index())
+    if zero:
+        raise CompositionError(f"{label} gives element(s) {zero} an amount of zero; leave them out")
 
 
 @lru_cache(maxsize=200_000)
@@ -60,6 +101,7 @@ def _parse_formula(formula: str) -> ParsedComposition:
         amounts = Composition(formula).get_el_amt_dict()
     except Exception as exc:  # pymatgen raises several exception types
         raise CompositionError(f"{label} cannot be parsed: {exc}") from exc
+    _check_formula_text(formula, amounts, label)
     return _amounts_to_arrays(amounts, label)
 
 
@@ -83,8 +125,10 @@ def parse_composition(item: Any, position: int | None = None) -> ParsedCompositi
     Raises
     ------
     CompositionError
-        If the item is missing (None/NaN), empty, unparsable, or contains an
-        element without an embedding. The message names the item.
+        If the item is missing (None/NaN), empty, unparsable, contains an
+        element without an embedding of its own, or a formula that pymatgen
+        would silently reinterpret (zero amounts, exponents, D/T isotopes).
+        The message names the item.
     """
     if isinstance(item, Composition):
         return _amounts_to_arrays(item.get_el_amt_dict(), _describe(item.formula, position))

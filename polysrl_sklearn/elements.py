@@ -39,3 +39,17 @@ def element_index() -> dict[str, int]:
     """Map each supported element symbol to its row in :func:`element_table`."""
     symbols, _ = element_table()
     return {s: i for i, s in enumerate(symbols)}
+
+
+@lru_cache(maxsize=1)
+def elements_without_embedding() -> frozenset[str]:
+    """Symbols whose matscholar row is a placeholder shared with other elements.
+
+    matminer's table gives the superheavy elements (Rf, Db, Sg, ... Og) one
+    and the same vector: the word embeddings had no data on them. Such
+    elements would be indistinguishable, so compositions containing them
+    are refused.
+    """
+    symbols, features = element_table()
+    _, first, counts = np.unique(features, axis=0, return_inverse=True, return_counts=True)
+    return frozenset(s for s, row in zip(symbols, first) if counts[row] > 1)

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 from pymatgen.core import Composition
-from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .architecture import architecture_params, check_agrees_with_checkpoint, with_defaults
 from .composition import as_composition_list, parse_composition
 from .corpus import corpus_from_property_table, corpus_from_structures
 from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
-from .objectives import get_objective
+from .objectives import OBJECTIVES, get_objective
+from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_REAL, PRETRAINED
 from .pretraining import TrainingSettings, pretrain, resolve_device
 from .recipes import DEFAULTS, RECIPES, get_recipe
 from .shipped import DEFAULT_CHECKPOINT, RANDOM_INIT, SHIPPED_MODELS, resolve_pretrained  # noqa: F401 - re-exported
 from .stoichiometry_graph import build_stoichiometry_batch
+from .torch_threads import threads_for
 
 #: The paper's settings (the ``"paper"`` recipe), for ``PolySRLFeaturizer(**PAPER_SETTINGS)``
 #: (GPU recommended); the same as ``PolySRLFeaturizer.from_recipe("paper")``.
@@ -43,14 +48,27 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     * ``fit(X, structures=S)`` pretrains a new network from scratch on the
       composition-structure pairs with the chosen ``objective`` (default: the
       PolySRL soft contrastive loss), using the architecture and optimisation
-      parameters below (``pretrained`` is then not used).
+      parameters below (``pretrained`` is then not used). With
+      ``checkpoint=path`` it writes a full checkpoint after every epoch and,
+      when that file exists, resumes from it.
       ``fit(X, pretraining_targets=t)`` does the same for the ``supervised``
       objective (a DFT property per composition). The downstream ``y`` that a
       Pipeline passes to ``fit`` is never used.
 
-    The architecture and optimisation defaults are the ``"cpu"`` recipe, the
-    recipe of the shipped models (:mod:`polysrl_sklearn.recipes`);
-    :meth:`from_recipe` starts from another one.
+    The architecture and objective parameters (``objective`` through
+    ``structure_pooling``) default to None: "as the weights were trained".
+    Loaded weights keep their checkpoint's values, and a value set
+    explicitly must agree with the checkpoint (a conflict raises
+    ``ValueError`` naming the parameter, instead of being ignored). A new
+    network (``pretrained=None`` or pretraining) takes them from the
+    ``"cpu"`` recipe, the recipe of the shipped models
+    (:mod:`polysrl_sklearn.recipes`), as do the optimisation defaults;
+    :meth:`from_recipe` starts from another recipe.
+
+    ``fit`` is atomic: the fitted attributes are set only once it has
+    finished, so an interrupted ``fit`` (Ctrl-C) leaves the estimator as it
+    was. Parameters are validated by scikit-learn's ``_parameter_constraints``
+    when ``fit`` starts.
 
     Parameters
     ----------
@@ -60,29 +78,29 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "polysrl_nosample", "infomax", "graphcl", "mp_band_gap", alias
         "supervised"; see :mod:`polysrl_sklearn.shipped`), a checkpoint path,
         or None (alias "rand_init") for a randomly initialised encoder.
-    objective : str, default="polysrl"
+    objective : str or None, default=None (new networks: "polysrl")
         Pretraining objective, a key of :data:`polysrl_sklearn.objectives.OBJECTIVES`:
         "polysrl", "polysrl_nosample" (no sampling,
         ablation), "infomax" (NT-Xent against structures), "graphcl"
         (augmented stoichiometry graphs; uses only the compositions of the
         pairs) or "supervised" (needs ``pretraining_targets``).
-    hidden_dim : int, default=64
+    hidden_dim : int or None, default=None (new networks: 64)
         Representation width F (paper: 200). This and the parameters down to
-        ``max_polymorphs`` default to the ``"cpu"`` recipe.
-    stoichiometry_layers, structure_layers : int, default=3
+        ``max_polymorphs`` default to the ``"cpu"`` recipe (None: see above).
+    stoichiometry_layers, structure_layers : int or None, default=None (new networks: 3)
         GCN layers of the stoichiometry encoder / graph-network layers of the
         structure encoder.
-    n_samples : int, default=8
+    n_samples : int or None, default=None (new networks: 8)
         J, Monte-Carlo samples per stoichiometry in the loss (0: no sampling).
-    beta : float, default=1e-8
+    beta : float or None, default=None (new networks: 1e-8)
         KL weight.
-    init_c, init_d : float, default=20.0
+    init_c, init_d : float or None, default=None (new networks: 20.0)
         Initial soft-threshold parameters of the match probability.
-    cutoff : float, default=6.0
+    cutoff : float or None, default=None (new networks: 6.0)
         Crystal-graph radius in Angstrom.
-    max_neighbors : int, default=12
+    max_neighbors : int or None, default=None (new networks: 12)
         Neighbours kept per atom.
-    structure_pooling : {"mean", "sum"}, default="mean"
+    structure_pooling : {"mean", "sum"} or None, default=None (new networks: "mean")
         Crystal readout ("sum" is the paper's).
     epochs : int, default=22
     batch_size : int, default=256
@@ -92,9 +110,13 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     max_polymorphs : int, default=4
         Polymorphs per formula drawn into each batch.
     device : str, default="auto"
-        "auto" uses CUDA when available.
+        "auto" uses CUDA when available; otherwise any torch device string
+        ("cpu", "cuda", "cuda:1").
     transform_batch_size : int, default=8192
-        Compositions per forward pass in ``transform``.
+        Compositions per forward pass in ``transform``. The features do not
+        depend on it beyond float32 rounding (differences of order 1e-7:
+        matrix products of another shape sum in another order). Calls of at
+        most 64 compositions run on one torch thread.
     graph_cache_dir : path or None, default=None
         Where crystal graphs are cached during ``fit`` with structures.
     n_jobs : int, default=-1
@@ -103,6 +125,17 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Seed for initialisation and pretraining.
     verbose : bool, default=False
         Progress bars during pretraining.
+
+    Notes
+    -----
+    The uncertainty column is the geometric mean over the F dimensions of
+    the Gaussian's variances. The variance head squashes each log-variance
+    smoothly into ``[-10, 3]``, so the uncertainty lies between
+    ``exp(-10) = 4.5e-5`` (floor) and ``exp(3) = 20.1`` (ceiling). A model
+    pretrained with a small KL weight (the paper's beta = 1e-8, the shipped
+    model) puts most compositions close to the floor, around 5e-5 to 1e-4:
+    read it as a ranking (larger: more polymorphic, less certain), not on an
+    absolute scale.
 
     Attributes
     ----------
@@ -114,13 +147,38 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Always 1 (one composition column).
     """
 
-    def __init__(self, pretrained: str | os.PathLike | None = "default", objective: str = "polysrl",
-                 hidden_dim: int = DEFAULTS.hidden_dim,
-                 stoichiometry_layers: int = DEFAULTS.stoichiometry_layers,
-                 structure_layers: int = DEFAULTS.structure_layers, n_samples: int = DEFAULTS.n_samples,
-                 beta: float = DEFAULTS.beta, init_c: float = DEFAULTS.init_c, init_d: float = DEFAULTS.init_d,
-                 cutoff: float = DEFAULTS.cutoff, max_neighbors: int = DEFAULTS.max_neighbors,
-                 structure_pooling: str = DEFAULTS.structure_pooling,
+    _parameter_constraints: dict = {
+        "pretrained": PRETRAINED,
+        "objective": [StrOptions(set(OBJECTIVES)), None],
+        "hidden_dim": [POSITIVE_INT, None],
+        "stoichiometry_layers": [POSITIVE_INT, None],
+        "structure_layers": [POSITIVE_INT, None],
+        "n_samples": [NON_NEGATIVE_INT, None],
+        "beta": [Interval(Real, 0, None, closed="left"), None],
+        "init_c": [POSITIVE_REAL, None],
+        "init_d": [POSITIVE_REAL, None],
+        "cutoff": [POSITIVE_REAL, None],
+        "max_neighbors": [POSITIVE_INT, None],
+        "structure_pooling": [StrOptions({"mean", "sum"}), None],
+        "epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "learning_rate": [POSITIVE_REAL],
+        "grad_clip": [POSITIVE_REAL],
+        "max_polymorphs": [POSITIVE_INT],
+        "device": DEVICE,
+        "transform_batch_size": [POSITIVE_INT],
+        "graph_cache_dir": [str, os.PathLike, None],
+        "n_jobs": [Integral, None],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(self, pretrained: str | os.PathLike | None = "default", objective: str | None = None,
+                 hidden_dim: int | None = None,
+                 stoichiometry_layers: int | None = None, structure_layers: int | None = None,
+                 n_samples: int | None = None, beta: float | None = None, init_c: float | None = None,
+                 init_d: float | None = None, cutoff: float | None = None,
+                 max_neighbors: int | None = None, structure_pooling: str | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
                  max_polymorphs: int = DEFAULTS.max_polymorphs, device: str = "auto",
@@ -178,12 +236,14 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ fit
     def _model_config(self) -> ModelConfig:
-        return ModelConfig(
-            hidden_dim=self.hidden_dim, stoichiometry_layers=self.stoichiometry_layers,
-            structure_layers=self.structure_layers, n_samples=self.n_samples, beta=self.beta,
-            init_c=self.init_c, init_d=self.init_d, cutoff=self.cutoff,
-            max_neighbors=self.max_neighbors, structure_pooling=self.structure_pooling,
-            objective=self.objective)
+        """Configuration of a new network: the parameters, None replaced by the defaults."""
+        return ModelConfig(**with_defaults(architecture_params(self)))
+
+    def _load_weights(self, path: str | os.PathLike, source: str) -> tuple[PolySRLNetwork, list[dict]]:
+        """Network and history of a model file, after checking the architecture parameters."""
+        network, payload = load_checkpoint(path)
+        check_agrees_with_checkpoint(architecture_params(self), network.config, source)
+        return network.eval(), list(payload.get("history", []))
 
     def _seed(self) -> int:
         if self.random_state is None:
@@ -192,9 +252,14 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
             return int(self.random_state)
         return int(self.random_state.randint(2**31 - 1))  # a RandomState
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any = None, structures: Sequence[Any] | None = None,
-            pretraining_targets: Sequence[float] | None = None) -> "PolySRLFeaturizer":
+            pretraining_targets: Sequence[float] | None = None,
+            checkpoint: str | os.PathLike | None = None) -> "PolySRLFeaturizer":
         """Load pretrained weights, or pretrain on composition-structure pairs.
+
+        The fitted attributes are set only when ``fit`` has finished; an
+        interrupted ``fit`` leaves the estimator unchanged.
 
         Parameters
         ----------
@@ -207,52 +272,78 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
             structures of one reduced formula are polymorphs.
         pretraining_targets : sequence of float, optional
             A DFT property of each composition, for ``objective="supervised"``.
+        checkpoint : path, optional
+            When pretraining: write a full checkpoint here after every epoch,
+            and resume from it if the file exists (as ``polysrl pretrain
+            --resume`` does). A checkpoint of another corpus, architecture or
+            optimisation setting raises
+            :class:`~polysrl_sklearn.resume.ResumeError`.
 
         Returns
         -------
         self
+
+        Raises
+        ------
+        ValueError
+            If an explicitly set architecture parameter conflicts with the
+            loaded weights, if the training data are empty or of different
+            lengths, or if a composition cannot be featurized.
         """
         items = as_composition_list(X)
         for i, item in enumerate(items):
             parse_composition(item, i)
-        self.n_features_in_ = 1
-        seed = self._seed()
-        if (structures is not None or pretraining_targets is not None) and (
-                (get_objective(self.objective).pretrains_from == "targets") != (pretraining_targets is not None)):
+        pretraining = structures is not None or pretraining_targets is not None
+        config = self._model_config()
+        if pretraining and (
+                (get_objective(config.objective).pretrains_from == "targets") != (pretraining_targets is not None)):
             raise ValueError("objective='supervised' pretrains from pretraining_targets=; the other "
                              "objectives pretrain from structures=")
+        if checkpoint is not None and not pretraining:
+            raise ValueError("checkpoint= is for pretraining; pass structures= (or pretraining_targets=)")
+        if pretraining:
+            pairs = structures if structures is not None else pretraining_targets
+            if len(items) == 0:
+                raise ValueError("fit(X, structures=...) needs at least one composition; X is empty")
+            if len(pairs) != len(items):
+                raise ValueError(f"X has {len(items)} compositions but "
+                                 f"{'structures' if structures is not None else 'pretraining_targets'} "
+                                 f"has {len(pairs)} entries")
+        seed = self._seed()
         if pretraining_targets is not None:
             corpus = corpus_from_property_table(items, pretraining_targets)
         elif structures is not None:
-            corpus = corpus_from_structures(structures, items, self.cutoff, self.max_neighbors,
+            corpus = corpus_from_structures(structures, items, config.cutoff, config.max_neighbors,
                                             self.n_jobs, self.graph_cache_dir, self.verbose)
         else:
             corpus = None
-        if corpus is None:
-            if self.pretrained is None or self.pretrained == RANDOM_INIT:
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed)
-                    self.network_ = PolySRLNetwork(self._model_config())
-            else:
-                self.network_, payload = load_checkpoint(resolve_pretrained(self.pretrained))
-                self.history_ = list(payload.get("history", []))
-                self.network_.eval()
-                return self
-            self.history_ = []
+        if corpus is None and self.pretrained is not None and self.pretrained != RANDOM_INIT:
+            network, history = self._load_weights(resolve_pretrained(self.pretrained),
+                                                  f"pretrained={str(self.pretrained)!r}")
+        elif corpus is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                network, history = PolySRLNetwork(config).eval(), []
         else:
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
-                self.network_ = PolySRLNetwork(self._model_config())
+                network = PolySRLNetwork(config)
                 settings = TrainingSettings(self.epochs, self.batch_size, self.learning_rate,
                                             self.grad_clip, self.max_polymorphs, seed)
-                self.history_ = pretrain(self.network_, corpus, settings, self.device,
-                                         verbose=self.verbose)
-        self.network_.eval()
+                history = pretrain(network, corpus, settings, self.device, checkpoint,
+                                   resume=checkpoint is not None, verbose=self.verbose)
+            network.eval()
+        # the fitted attributes appear together, only now that everything has succeeded
+        self.network_, self.history_, self.n_features_in_ = network, history, 1
         return self
 
     # ------------------------------------------------------------ transform
     @torch.no_grad()
     def _encode(self, parsed: list, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
+        with threads_for(len(parsed), device):
+            return self._encode_batches(parsed, device)
+
+    def _encode_batches(self, parsed: list, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
         encoder = self.network_.stoichiometry.to(device).eval()
         means, uncertainties = [], []
         for start in range(0, len(parsed), self.transform_batch_size):
@@ -318,11 +409,23 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike, **params: Any) -> "PolySRLFeaturizer":
-        """Return a fitted featurizer with the weights in ``path`` (no data needed)."""
+        """Return a fitted featurizer with the weights in ``path`` (no data needed).
+
+        Parameters
+        ----------
+        path : path
+            A model file written by :meth:`save` or ``polysrl pretrain``.
+        **params
+            Other parameters of the featurizer. Architecture parameters must
+            agree with the file's (a conflict raises ``ValueError``).
+
+        Returns
+        -------
+        PolySRLFeaturizer
+        """
         featurizer = cls(pretrained=str(path), **params)
-        featurizer.network_, payload = load_checkpoint(path)
-        featurizer.network_.eval()
-        featurizer.history_ = list(payload.get("history", []))
+        featurizer._validate_params()
+        featurizer.network_, featurizer.history_ = featurizer._load_weights(path, str(path))
         featurizer.n_features_in_ = 1
         return featurizer
 

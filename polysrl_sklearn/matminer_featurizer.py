@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matminer.featurizers.base import BaseFeaturizer
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import HasMethods
 
 from .composition import parse_composition
 from .featurizer import PolySRLFeaturizer
@@ -103,6 +105,8 @@ class PolySRLComposition(BaseFeaturizer):
     (3, 11)
     """
 
+    _parameter_constraints: dict = {"featurizer": [HasMethods(["fit", "transform"]), None]}
+
     def __init__(self, featurizer: PolySRLFeaturizer | None = None) -> None:
         self.featurizer = featurizer
         self._n_jobs = 1
@@ -157,6 +161,7 @@ class PolySRLComposition(BaseFeaturizer):
         return items
 
     # --------------------------------------------------------- matminer API
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X: Any = None, y: Any = None, **fit_kwargs: Any) -> "PolySRLComposition":
         """Make sure the wrapped featurizer is fitted (loads weights; never trains).
 
@@ -289,6 +294,18 @@ class PolySRLComposition(BaseFeaturizer):
             A new list on each call.
         """
         return [str(name) for name in self._get_featurizer().get_feature_names_out()]
+
+    def __sklearn_tags__(self):  # noqa: D105
+        # matminer's BaseFeaturizer lists TransformerMixin after BaseEstimator, so its
+        # transformer tags are missing; the input is one column of compositions
+        from sklearn.utils import TransformerTags
+
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags = TransformerTags(preserves_dtype=[])
+        tags.input_tags.two_d_array = False
+        tags.input_tags.string = True
+        tags.requires_fit = False  # fit only loads weights, on first use if need be
+        return tags
 
     def citations(self) -> list[str]:
         """BibTeX citation of the PolySRL paper.

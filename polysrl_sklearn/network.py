@@ -11,6 +11,7 @@ from torch import nn
 
 from .elements import element_table
 from .encoders import StoichiometryEncoder, StructureEncoder
+from .model_files import STATE_CHECKSUM_KEY, ModelFileError, read_model_file, state_checksum
 from .objectives import SoftContrastiveLoss, get_objective
 from .recipes import DEFAULTS
 
@@ -102,7 +103,8 @@ def save_checkpoint(path: str | os.PathLike, network: PolySRLNetwork, *, full: b
     state = network.state_dict() if full else {
         f"stoichiometry.{k}": v for k, v in network.stoichiometry.state_dict().items()
         if k != "element_features"}
-    payload = {"format": CHECKPOINT_FORMAT, "config": asdict(network.config), "state_dict": state}
+    payload = {"format": CHECKPOINT_FORMAT, "config": asdict(network.config), "state_dict": state,
+               STATE_CHECKSUM_KEY: state_checksum(state)}
     payload.update(extra or {})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(f"{path}.tmp")
@@ -112,25 +114,36 @@ def save_checkpoint(path: str | os.PathLike, network: PolySRLNetwork, *, full: b
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu"
                     ) -> tuple[PolySRLNetwork, dict]:
-    """Load a network saved by :func:`save_checkpoint`.
+    """Load a network saved by :func:`save_checkpoint` (tensors and plain data only).
+
+    See :func:`polysrl_sklearn.model_files.read_model_file` for the checks
+    (shipped-model sha256, stored weight checksum, format).
 
     Returns
     -------
     network : PolySRLNetwork
     payload : dict
         The whole file content (config, history, optimizer state...).
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no file at ``path``.
+    ModelFileError
+        A ``ValueError`` whose message starts with ``path``: an empty,
+        truncated, corrupted, unsafe or foreign file.
     """
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"no PolySRL checkpoint at {path}")
-    payload = torch.load(path, map_location=map_location, weights_only=False)
-    if payload.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a PolySRL checkpoint of format {CHECKPOINT_FORMAT}")
+    payload = read_model_file(path, CHECKPOINT_FORMAT, map_location)
     config = dict(payload["config"])
     config["element_symbols"] = tuple(config.get("element_symbols", ()))
-    network = PolySRLNetwork(ModelConfig(**config))
-    missing, unexpected = network.load_state_dict(payload["state_dict"], strict=False)
+    try:
+        network = PolySRLNetwork(ModelConfig(**config))
+        missing, unexpected = network.load_state_dict(payload["state_dict"], strict=False)
+    except (TypeError, ValueError, RuntimeError) as exc:  # unknown config keys, shape mismatches
+        reason = " ".join(str(exc).split())[:400] or type(exc).__name__
+        raise ModelFileError(f"{path}: the weights do not fit the stored configuration ({reason})") from None
     stoich_missing = [k for k in missing if k.startswith("stoichiometry.")
                       and not k.endswith("element_features")]
     if stoich_missing or unexpected:
-        raise ValueError(f"{path}: mismatched weights (missing {stoich_missing}, unexpected {unexpected})")
+        raise ModelFileError(f"{path}: mismatched weights (missing {stoich_missing}, unexpected {unexpected})")
     return network, payload

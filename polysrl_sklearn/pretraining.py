@@ -15,6 +15,7 @@ from .corpus import StructureCorpus
 from .network import PolySRLNetwork, load_checkpoint, save_checkpoint
 from .objectives import objective_loss
 from .recipes import DEFAULTS
+from .resume import FINGERPRINT_KEY, ResumeError, check_resumable, corpus_fingerprint
 from .sampler import PolymorphBatchSampler
 
 
@@ -68,7 +69,10 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         Full checkpoint written after every epoch (atomically).
     resume : bool
         If ``checkpoint_path`` exists, continue from it (weights, optimizer,
-        sampler and torch RNG states, history).
+        sampler and torch RNG states, history). A checkpoint of another
+        corpus, model configuration or optimisation settings raises
+        :class:`~polysrl_sklearn.resume.ResumeError` (only ``epochs`` may
+        grow).
     verbose : bool
         Show a tqdm progress bar.
     extra : dict, optional
@@ -93,9 +97,14 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     history: list[dict] = []
     start_epoch = 0
     augment_rng = np.random.default_rng(settings.seed + 1)
+    fingerprint = corpus_fingerprint(corpus)
     loss_module = objective_loss(network)
     if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
         saved, payload = load_checkpoint(checkpoint_path)
+        check_resumable(payload, network.config, settings, fingerprint, checkpoint_path)
+        if len(payload["history"]) > settings.epochs:
+            raise ResumeError(f"cannot resume from {checkpoint_path}: it has already trained "
+                              f"{len(payload['history'])} epochs, more than epochs={settings.epochs}")
         network.load_state_dict(saved.state_dict())
         optimizer.load_state_dict(payload["optimizer"])
         sampler.set_state(payload["sampler"])
@@ -145,7 +154,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                 save_checkpoint(checkpoint_path, network, full=True, extra={
                     "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
                     "torch_rng": torch.get_rng_state(), "history": history,
-                    "settings": settings.__dict__, **(extra or {})})
+                    "settings": settings.__dict__, FINGERPRINT_KEY: fingerprint, **(extra or {})})
             if on_epoch_end is not None:
                 on_epoch_end(epoch + 1, network, history)
             network.to(device)

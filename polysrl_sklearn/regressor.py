@@ -5,19 +5,23 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .composition import as_composition_list, parse_composition
 from .featurizer import PolySRLFeaturizer
 from .head import PAPER_LEARNING_RATES, choose_learning_rate, fit_head_on_features, paper_head, train_l1
+from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, PRETRAINED
 from .pretraining import resolve_device
 from .stoichiometry_graph import build_stoichiometry_batch
+from .torch_threads import threads_for
 
 #: Compositions per forward pass when computing mean vectors for prediction or a frozen encoder.
 ENCODE_CHUNK = 8192
@@ -91,8 +95,10 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
     weight_decay : float, default=1e-6
         Adam's L2 penalty on every trained parameter.
     validation_fraction : float, default=0.2
-    hidden_dim : int, default=64
-        Encoder width, used only when ``pretrained=None``.
+    hidden_dim : int or None, default=None
+        Encoder width. None: the checkpoint's width, or 64 with
+        ``pretrained=None``; a value that conflicts with the checkpoint
+        raises ``ValueError``.
     device : str, default="auto"
     random_state : int or None, default=None
     verbose : bool, default=False
@@ -112,10 +118,26 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
         Always 1 (one composition column).
     """
 
+    _parameter_constraints: dict = {
+        "pretrained": PRETRAINED,
+        "finetune": ["boolean"],
+        "scale_features": ["boolean"],
+        "learning_rates": ["array-like"],
+        "epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "hidden": [POSITIVE_INT],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "hidden_dim": [POSITIVE_INT, None],
+        "device": DEVICE,
+        "random_state": [NON_NEGATIVE_INT, None],
+        "verbose": ["verbose"],
+    }
+
     def __init__(self, pretrained: str | os.PathLike | None = "default", finetune: bool = True,
                  scale_features: bool = True, learning_rates: Sequence[float] = PAPER_LEARNING_RATES, epochs: int = 300,
                  batch_size: int = 256, hidden: int = 256, weight_decay: float = 1e-6,
-                 validation_fraction: float = 0.2, hidden_dim: int = 64, device: str = "auto",
+                 validation_fraction: float = 0.2, hidden_dim: int | None = None, device: str = "auto",
                  random_state: int | None = None, verbose: bool = False) -> None:
         self.pretrained = pretrained
         self.finetune = finetune
@@ -160,6 +182,7 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
         return train_l1(model, inputs_for, y, learning_rate=lr, epochs=self.epochs, batch_size=self.batch_size,
                         weight_decay=self.weight_decay, seed=seed, device=device)
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any) -> "PolySRLRegressor":
         """Train on compositions ``X`` and targets ``y`` (the encoder too when ``finetune``).
 
@@ -185,19 +208,21 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
                 models = [self._fit_joint([parsed[i] for i in train], y[train], lr, seed, device) for lr in rates]
                 return np.stack([self._predict(m.encoder, m.head, [parsed[i] for i in valid]) for m in models])
 
-            self.best_learning_rate_, self.validation_mae_ = choose_learning_rate(
+            best_learning_rate, validation_mae = choose_learning_rate(
                 fit_predict, y, self.learning_rates, self.validation_fraction, seed)
-            model = self._fit_joint(parsed, y, self.best_learning_rate_, seed, device)
-            self.encoder_, self.head_ = model.encoder, model.head
-            self.feature_scale_ = None
+            model = self._fit_joint(parsed, y, best_learning_rate, seed, device)
+            encoder, head, feature_scale = model.encoder, model.head, None
         else:
-            self.encoder_ = self._load_encoder(seed)
-            features = mean_vectors(self.encoder_, parsed, device)  # once per fit, not per epoch
-            self.feature_scale_ = _standardiser(features) if self.scale_features else None
-            self.head_, self.best_learning_rate_, self.validation_mae_ = fit_head_on_features(
-                _apply(self.feature_scale_, features), y, learning_rates=self.learning_rates,
+            encoder = self._load_encoder(seed)
+            features = mean_vectors(encoder, parsed, device)  # once per fit, not per epoch
+            feature_scale = _standardiser(features) if self.scale_features else None
+            head, best_learning_rate, validation_mae = fit_head_on_features(
+                _apply(feature_scale, features), y, learning_rates=self.learning_rates,
                 validation_fraction=self.validation_fraction, hidden=self.hidden, epochs=self.epochs,
                 batch_size=self.batch_size, weight_decay=self.weight_decay, seed=seed, device=device)
+        # atomic: the fitted attributes appear together, once training has finished
+        self.encoder_, self.head_, self.feature_scale_ = encoder, head, feature_scale
+        self.best_learning_rate_, self.validation_mae_ = best_learning_rate, validation_mae
         self.n_features_in_ = 1
         return self
 
@@ -207,7 +232,8 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
                  scale: tuple[torch.Tensor, torch.Tensor] | None = None) -> np.ndarray:
         if not parsed:
             return np.zeros(0)
-        return head(_apply(scale, mean_vectors(encoder, parsed))).reshape(-1).double().numpy()
+        with threads_for(len(parsed), torch.device("cpu")):  # few rows: one thread (see torch_threads)
+            return head(_apply(scale, mean_vectors(encoder, parsed))).reshape(-1).double().numpy()
 
     def predict(self, X: Any) -> np.ndarray:
         """Predicted targets of compositions ``X``."""

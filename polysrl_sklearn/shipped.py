@@ -88,5 +88,17 @@ def canonical_model_name(name: str | None) -> str | None:
 
 
 def resolve_pretrained(pretrained: str | os.PathLike) -> Path:
-    """Path of a shipped model name (see :data:`SHIPPED_MODELS`) or of a checkpoint file."""
-    return SHIPPED_MODELS.get(str(pretrained), Path(pretrained))
+    """Path of a shipped model name (see :data:`SHIPPED_MODELS`) or of a checkpoint file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``pretrained`` is neither a shipped model name nor an existing
+        file; the message lists the shipped names.
+    """
+    if str(pretrained) in SHIPPED_MODELS:
+        return SHIPPED_MODELS[str(pretrained)]
+    if not Path(pretrained).is_file():
+        raise FileNotFoundError(f"pretrained={str(pretrained)!r} is neither a shipped model "
+                                f"({', '.join(SHIPPED_MODELS)}) nor an existing model file")
+    return Path(pretrained)

@@ -44,7 +44,7 @@ def test_supervised_objective_uses_pretraining_targets_not_y():
 
 
 def test_unknown_objective():
-    with pytest.raises(ValueError, match="unknown objective"):
+    with pytest.raises(ValueError, match="'objective' parameter of PolySRLFeaturizer must be"):
         PolySRLFeaturizer(pretrained=None, objective="magic").fit(["NaCl"])
 
 

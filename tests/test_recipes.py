@@ -37,8 +37,11 @@ def test_paper_recipe_is_table3_and_text():
 
 def test_every_default_comes_from_the_default_recipe():
     recipe = RECIPES[DEFAULT_RECIPE]
-    featurizer = PolySRLFeaturizer().get_params()
-    assert {k: featurizer[k] for k in recipe.featurizer_params()} == recipe.featurizer_params()
+    featurizer = PolySRLFeaturizer()
+    # architecture parameters left at None take the recipe's value for a new network (issue 16)
+    config = dataclasses.asdict(featurizer._model_config())
+    params = {**featurizer.get_params(), **{k: config[k] for k in ARCHITECTURE_FIELDS if k in config}}
+    assert {k: params[k] for k in recipe.featurizer_params()} == recipe.featurizer_params()
     config = dataclasses.asdict(ModelConfig())
     assert {k: config[k] for k in ARCHITECTURE_FIELDS} == recipe.architecture()
     settings = dataclasses.asdict(TrainingSettings())
