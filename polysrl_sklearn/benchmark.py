@@ -287,6 +287,47 @@ def with_heads(results: pd.DataFrame) -> pd.DataFrame:
     return results.assign(head=["paper" if str(m).endswith("+TL") else "mlp" for m in results["method"]])
 
 
+def pool_seed_runs(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Merge saved runs made with different seeds into one row per (task, method, head).
+
+    Every seed contributes the same 5 folds, so the pooled mean is the seed-weighted mean and
+    the pooled (population) std follows from each run's mean and std exactly. A ZT row has no
+    fold std; its pooled value is the seed-weighted mean.
+
+    Parameters
+    ----------
+    runs : sequence of DataFrame
+        Results as written by ``polysrl benchmark --csv`` (columns ``seeds`` and ``seed_ids``
+        name the seeds of each run; a run without them counts as one seed).
+
+    Returns
+    -------
+    DataFrame
+
+    Raises
+    ------
+    ValueError
+        If two runs of one (task, method, head) share a seed.
+    """
+    frame = pd.concat([with_heads(run) for run in runs], ignore_index=True)
+    weight = frame["seeds"].fillna(1) if "seeds" in frame else pd.Series(1, index=frame.index)
+    frame = frame.assign(weight=weight, second_moment=frame["mae_std"] ** 2 + frame["mae_mean"] ** 2)
+    rows = []
+    for (task, method, head), group in frame.groupby(["task", "method", "head"], sort=False):
+        if "seed_ids" in group:
+            ids = [int(i) for text in group["seed_ids"].dropna() for i in str(text).split()]
+            if len(ids) != len(set(ids)):
+                raise ValueError(f"runs of {task} / {method} / {head} share a seed ({sorted(ids)}); "
+                                 "pool distinct seeds only")
+        w = group["weight"] / group["weight"].sum()
+        mean = float((w * group["mae_mean"]).sum())
+        std = float(np.sqrt(max((w * group["second_moment"]).sum() - mean ** 2, 0.0)))
+        rows.append({"task": task, "method": method, "head": head, "mae_mean": mean,
+                     "mae_std": np.nan if group["mae_std"].isna().any() else std,
+                     "seeds": int(group["weight"].sum())})
+    return pd.DataFrame(rows)
+
+
 def method_label(method: str) -> str:
     """Column header of ``method``: a checkpoint path is shown by its file name, without folder or
     suffix (``/runs/m.pt`` -> ``m``, ``/runs/m.pt+TL`` -> ``m+TL``)."""
@@ -326,3 +367,11 @@ def format_table(results: pd.DataFrame, paper: dict[str, float] | None = None,
     lines = [header, "|---" * (len(table.columns) + 1) + "|"]
     lines += ["| " + task + " | " + " | ".join(str(v) for v in row) + " |" for task, row in table.iterrows()]
     return "\n".join(lines)
+
+
+def markdown_table(results: pd.DataFrame) -> str:
+    """:func:`format_table` beside the paper's matching rows: Table 2 PolySRL when every row is
+    fine-tuned (``+TL``), else the Table 1/6 random-init and PolySRL rows."""
+    if len(results) and results["method"].astype(str).str.endswith("+TL").all():
+        return format_table(results, PAPER_POLYSRL_TL, "paper PolySRL+TL")
+    return format_table(results, extra_paper={"paper rand init": PAPER_RAND_INIT})

@@ -157,9 +157,9 @@ def benchmark_command(args: argparse.Namespace) -> int:
     from .benchmark import (
         FEATURIZER_METHODS,
         MAGPIE,
-        PAPER_RAND_INIT,
         combine_runs,
-        format_table,
+        markdown_table,
+        pool_seed_runs,
         run_benchmark,
         run_matbench,
         with_heads,
@@ -167,12 +167,21 @@ def benchmark_command(args: argparse.Namespace) -> int:
     from .datasets import MATBENCH_MP_TASKS, MATBENCH_TASKS, TASKS
     from .featurizer import SHIPPED_MODELS
 
+    if args.replace_with and not args.table_from:
+        raise SystemExit("--replace-with needs --table-from")
+    if args.pool_seeds and not args.table_from:
+        raise SystemExit("--pool-seeds needs --table-from")
     if args.table_from:
-        results = combine_runs([pd.read_csv(path) for path in args.table_from])
-        print(format_table(results, extra_paper={"paper rand init": PAPER_RAND_INIT}))
+        merge = pool_seed_runs if args.pool_seeds else combine_runs
+        results = merge([pd.read_csv(path) for path in args.table_from])
+        if args.replace_with:
+            results = combine_runs([results, merge([pd.read_csv(path) for path in args.replace_with])])
+        print(markdown_table(results))
         if args.csv:
             results.to_csv(args.csv, index=False)
         return 0
+    if args.transfer_only:
+        args.transfer = True
     tasks = args.tasks if args.tasks is not None else list(TASKS)
     methods = args.methods or [MAGPIE, *FEATURIZER_METHODS]
     bad_matbench = sorted(set(args.matbench or []) - set(MATBENCH_TASKS + MATBENCH_MP_TASKS))
@@ -187,20 +196,21 @@ def benchmark_command(args: argparse.Namespace) -> int:
                          f"{list(SHIPPED_MODELS)} or a checkpoint file")
     torch.set_num_threads(args.threads) if args.threads else None
     heads = list(dict.fromkeys(args.head or ["paper"]))
-    results = run_benchmark(tasks, methods, args.seeds, args.data_dir, transfer=args.transfer,
-                            transfer_epochs=args.transfer_epochs, device=args.device, heads=heads)
+    results = run_benchmark(tasks, methods, args.seeds, args.data_dir, log=lambda line: print(line, flush=True),
+                            transfer=args.transfer, transfer_epochs=args.transfer_epochs, device=args.device,
+                            heads=heads, representation=not args.transfer_only)
     if args.matbench:
         results = pd.concat([results, run_matbench(args.matbench, methods, data_dir=args.data_dir,
                                                    seeds=args.seeds, heads=heads)],
                             ignore_index=True)
-    results = with_heads(results)
+    results = with_heads(results).assign(seeds=len(args.seeds), seed_ids=" ".join(map(str, args.seeds)))
     if "seconds" in results:
         for head in heads:
             print(f"{head} head: {results.loc[results['head'] == head, 'seconds'].sum():.0f} s in all")
     print(f"\nMAE mean (std) over {len(args.seeds)} seeds x 5 folds; frozen features under the head in "
           "brackets, and '+TL' = fine-tuned (x10 for formation_enthalpy, metallic, seebeck; zt: MAE of ZT from "
           "predicted properties)")
-    print(format_table(results, extra_paper={"paper rand init": PAPER_RAND_INIT}))
+    print(markdown_table(results))
     if args.csv:
         results.to_csv(args.csv, index=False)
     return 0
@@ -281,20 +291,29 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                    help="default: magpie and every shipped model; a checkpoint path benchmarks that model")
     b.add_argument("--head", action="append", choices=heads, default=None,
                    help="evaluation head on the frozen features, repeatable (default: paper): 'paper' = the "
-                        "paper's 3-layer LeakyReLU MLP on L1 loss, lr chosen on an inner split (PolySRLRegressor "
-                        "with finetune=False; standardised features for magpie); 'mlp' = sklearn MLPRegressor; "
+                        "paper's 3-layer LeakyReLU MLP on L1 loss, lr 1e-3, 300 epochs (PolySRLRegressor with "
+                        "finetune=False; standardised features); 'mlp' = sklearn MLPRegressor; "
                         "'rf' = RandomForestRegressor(n_estimators=500)")
     b.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     b.add_argument("--data-dir", default=None, help="shared data folder (default: $POLYSRL_DATA_DIR)")
     b.add_argument("--threads", type=int, default=None)
     b.add_argument("--transfer", action="store_true",
                    help="also fine-tune each encoder (PolySRLRegressor; lr picked on an inner split)")
+    b.add_argument("--transfer-only", action="store_true",
+                   help="fine-tuning runs only (no frozen-feature runs); the table then sits beside the paper's "
+                        "Table 2 PolySRL row")
     b.add_argument("--transfer-epochs", type=int, default=300, help="paper: 500")
     b.add_argument("--device", default="auto")
     b.add_argument("--csv", default=None, help="also write the results here")
     b.add_argument("--table-from", nargs="+", default=None, metavar="CSV",
-                   help="run nothing: print the table of saved --csv results; a later file's (task, method) "
+                   help="run nothing: print the table of saved --csv results; a later file's (task, method, head) "
                         "rows replace an earlier file's")
+    b.add_argument("--pool-seeds", action="store_true",
+                   help="with --table-from: pool runs made with different seeds (mean and std over all their "
+                        "folds) instead of replacing rows")
+    b.add_argument("--replace-with", nargs="+", default=None, metavar="CSV",
+                   help="with --table-from: these runs replace the (task, method, head) rows they share with it, "
+                        "e.g. a method re-run after its model changed")
     b.set_defaults(handler=benchmark_command)
     e = sub.add_parser("export", help="small stoichiometry-only model from a full checkpoint")
     e.add_argument("checkpoint")

@@ -7,16 +7,10 @@ from conftest import require_shared
 from polysrl_sklearn.benchmark import format_table, run_benchmark
 from polysrl_sklearn.cli import main
 
-TRANSFER_SCRIPT = Path(__file__).parents[1] / "benchmarks" / "transfer_learning.py"
 
-
-def run_transfer_script(monkeypatch, capsys, *args: str) -> list[str]:
-    """Output lines of ``benchmarks/transfer_learning.py ARGS`` run in this process."""
-    import runpy
-    import sys
-
-    monkeypatch.setattr(sys, "argv", [str(TRANSFER_SCRIPT), *args])
-    runpy.run_path(str(TRANSFER_SCRIPT), run_name="__main__")
+def run_benchmark_command(capsys, *args: str) -> list[str]:
+    """Output lines of ``polysrl benchmark ARGS`` run in this process."""
+    assert main(["benchmark", *args]) == 0
     return capsys.readouterr().out.splitlines()
 
 
@@ -125,25 +119,26 @@ def test_table_heads_a_checkpoint_path_column_by_its_file_name():
         "| task | polysrl+TL (paper) | polysrl_e47+TL (paper) | rand_init+TL (paper) | paper PolySRL |")
 
 
-def test_transfer_learning_script_reprints_saved_table_with_paper_tl_row(tmp_path, monkeypatch, capsys):
+def test_table_from_fine_tuned_runs_sits_beside_the_paper_tl_row(tmp_path, capsys):
     import pandas as pd
 
-    pd.DataFrame({"task": ["estm600_ec", "estm600_ec"], "method": ["polysrl", "rand_init"],
+    pd.DataFrame({"task": ["estm600_ec", "estm600_ec"], "method": ["polysrl+TL", "rand_init+TL"],
                   "mae_mean": [0.6, 0.9], "mae_std": [0.1, 0.2]}).to_csv(tmp_path / "tl.csv", index=False)
-    lines = run_transfer_script(monkeypatch, capsys, "--table-from", str(tmp_path / "tl.csv"))
+    lines = run_benchmark_command(capsys, "--table-from", str(tmp_path / "tl.csv"))
     assert lines[0] == "| task | polysrl+TL (paper) | rand_init+TL (paper) | paper PolySRL+TL |"
     assert lines[2] == "| estm600_ec | 0.600 (0.100) | 0.900 (0.200) | 0.626 |"
 
 
-def test_transfer_learning_table_rows_replaced_by_a_rerun(tmp_path, monkeypatch, capsys):
+def test_pooled_fine_tuned_rows_replaced_by_a_rerun(tmp_path, capsys):
     import pandas as pd
 
-    pd.DataFrame({"task": ["estm600_ec", "estm600_ec", "metallic"], "method": ["polysrl", "rand_init", "polysrl"],
+    pd.DataFrame({"task": ["estm600_ec", "estm600_ec", "metallic"],
+                  "method": ["polysrl+TL", "rand_init+TL", "polysrl+TL"],
                   "mae_mean": [0.6, 0.9, 0.3], "mae_std": [0.1, 0.2, 0.05]}).to_csv(tmp_path / "old.csv", index=False)
     pd.DataFrame({"task": ["estm600_ec"], "method": ["polysrl+TL"], "mae_mean": [0.5], "mae_std": [0.07],
                   "seeds": [1], "seed_ids": ["0"]}).to_csv(tmp_path / "rerun.csv", index=False)
-    lines = run_transfer_script(monkeypatch, capsys, "--table-from", str(tmp_path / "old.csv"),
-                                "--replace-with", str(tmp_path / "rerun.csv"))
+    lines = run_benchmark_command(capsys, "--table-from", str(tmp_path / "old.csv"), "--pool-seeds",
+                                  "--replace-with", str(tmp_path / "rerun.csv"))
     assert lines[0] == "| task | polysrl+TL (paper) | rand_init+TL (paper) | paper PolySRL+TL |"
     assert lines[2] == "| estm600_ec | 0.500 (0.070) | 0.900 (0.200) | 0.626 |"
     assert lines[3] == "| metallic | 0.300 (0.050) |  | 0.191 |"
@@ -160,12 +155,10 @@ def test_frozen_featurizer_takes_a_method_name_or_a_pretrained_value():
 
 
 def test_pooling_seed_runs_gives_the_mean_and_std_over_all_folds():
-    import runpy
-
     import pandas as pd
-    import pytest
 
-    pool_runs = runpy.run_path(str(TRANSFER_SCRIPT))["pool_runs"]
+    from polysrl_sklearn.benchmark import pool_seed_runs as pool_runs
+
     folds = {0: np.array([0.5, 0.7, 0.6, 0.9, 0.4]), 1: np.array([0.8, 0.3, 0.6, 0.65, 0.75])}
     runs = [pd.DataFrame({"task": ["band_gap"], "method": ["polysrl+TL"], "mae_mean": [f.mean()],
                           "mae_std": [f.std()], "seeds": [1], "seed_ids": [str(seed)]})
@@ -289,3 +282,28 @@ def test_paper_head_runs_on_a_wet_lab_task():
     assert list(zip(results["method"], results["head"])) == [
         ("magpie", "paper"), ("magpie", "rf"), ("rand_init", "paper"), ("rand_init", "rf")]
     assert np.all(np.isfinite(results["mae_mean"])) and np.all(results["mae_mean"] > 0)
+
+
+def test_transfer_only_and_table_options_need_their_partners():
+    with pytest.raises(SystemExit, match="--replace-with needs --table-from"):
+        main(["benchmark", "--replace-with", "x.csv"])
+    with pytest.raises(SystemExit, match="--pool-seeds needs --table-from"):
+        main(["benchmark", "--pool-seeds"])
+
+
+def test_transfer_only_reaches_run_benchmark(monkeypatch, capsys):
+    import pandas as pd
+
+    import polysrl_sklearn.benchmark as benchmark
+
+    called = {}
+
+    def fake_run_benchmark(tasks, methods, seeds, *args, transfer=False, representation=True, **kwargs):
+        called.update(transfer=transfer, representation=representation)
+        return pd.DataFrame({"task": ["band_gap"], "method": ["polysrl+TL"], "head": ["paper"], "mae_mean": [0.4],
+                             "mae_std": [0.02], "n": [5], "seconds": [1.0]})
+
+    monkeypatch.setattr(benchmark, "run_benchmark", fake_run_benchmark)
+    lines = run_benchmark_command(capsys, "--tasks", "band_gap", "--methods", "polysrl", "--transfer-only")
+    assert called == {"transfer": True, "representation": False}
+    assert "| task | polysrl+TL (paper) | paper PolySRL+TL |" in lines

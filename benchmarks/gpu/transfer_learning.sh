@@ -7,8 +7,8 @@ mkdir -p "$OUT" /tmp/tl
 export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 for task in ${TASKS:-band_gap formation_enthalpy metallic estm300_ec estm300_tc estm300_seebeck estm600_ec estm600_tc estm600_seebeck}; do
   for method in ${METHODS:-polysrl rand_init}; do
-    timeout ${BUDGET:-420} python3 benchmarks/transfer_learning.py --tasks $task --methods $method \
-      --epochs ${EPOCHS:-300} --seeds 0 --csv /tmp/tl/$task-$method.csv > /tmp/tl/$task-$method.log 2>&1 &
+    timeout ${BUDGET:-420} polysrl benchmark --transfer-only --tasks $task --methods $method \
+      --transfer-epochs ${EPOCHS:-300} --seeds 0 --csv /tmp/tl/$task-$method.csv > /tmp/tl/$task-$method.log 2>&1 &
   done
 done
 wait
