@@ -13,36 +13,25 @@ PolySRLRegressor` puts it on a PolySRL encoder.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Callable, Sequence
+from numbers import Real
 from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.model_selection import train_test_split
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
+from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT
+from .pretraining import resolve_device
+from .torch_threads import one_thread
+
 #: The learning-rate candidates of the paper's transfer-learning protocol (Appendix E).
 PAPER_LEARNING_RATES: tuple[float, ...] = (5e-3, 1e-3, 5e-4, 1e-4)
-
-
-@contextmanager
-def one_torch_thread() -> Iterator[None]:
-    """Run the block on one torch CPU thread, then restore the previous count.
-
-    The head's matrices (batch 256 x width 256) are too small to gain from more threads, and
-    on a CPU shared with other work several spinning threads make a head fit up to 25x slower
-    (measured: 21 s on one thread, 552 s on two, with the 2 cores busy elsewhere).
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def paper_head(width: int, hidden: int) -> nn.Sequential:
@@ -191,7 +180,8 @@ def fit_head_on_features(features: torch.Tensor, y: np.ndarray, *, learning_rate
     """The paper's head on a fixed feature matrix: learning rate chosen on an inner split, then retrained.
 
     All candidate rates train at once as one :class:`StackedHeads` (same initialisation,
-    same batches). On the CPU the head trains on one torch thread (:func:`one_torch_thread`).
+    same batches). On the CPU the head trains on one torch thread
+    (:func:`~polysrl_sklearn.torch_threads.one_thread`).
 
     Parameters
     ----------
@@ -228,7 +218,7 @@ def fit_head_on_features(features: torch.Tensor, y: np.ndarray, *, learning_rate
         with torch.no_grad():
             return model(features[torch.as_tensor(valid_rows)]).reshape(len(rates), -1).double().numpy()
 
-    with one_torch_thread() if device.type == "cpu" else nullcontext():
+    with one_thread(device):
         best, maes = choose_learning_rate(fit_predict, y, learning_rates, validation_fraction, seed)
         return train(np.arange(len(y)), [best]), best, maes
 
@@ -268,6 +258,17 @@ class MLPHeadRegressor(RegressorMixin, BaseEstimator):
     n_features_in_ : int
     """
 
+    _parameter_constraints: dict = {
+        "learning_rates": ["array-like"],
+        "epochs": [POSITIVE_INT],
+        "batch_size": [POSITIVE_INT],
+        "hidden": [POSITIVE_INT],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "device": DEVICE,
+        "random_state": [NON_NEGATIVE_INT, None],
+    }
+
     def __init__(self, learning_rates: Sequence[float] = PAPER_LEARNING_RATES, epochs: int = 300,
                  batch_size: int = 256, hidden: int = 256, weight_decay: float = 1e-6,
                  validation_fraction: float = 0.2, device: str = "cpu", random_state: int | None = None) -> None:
@@ -280,6 +281,7 @@ class MLPHeadRegressor(RegressorMixin, BaseEstimator):
         self.device = device
         self.random_state = random_state
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any) -> "MLPHeadRegressor":
         """Choose the learning rate on an inner split, then train the head on all of ``X``."""
         X, y = validate_data(self, X, y, dtype=np.float32, y_numeric=True)
@@ -287,7 +289,7 @@ class MLPHeadRegressor(RegressorMixin, BaseEstimator):
             torch.from_numpy(np.ascontiguousarray(X)), np.asarray(y, dtype=np.float64),
             learning_rates=self.learning_rates, validation_fraction=self.validation_fraction, hidden=self.hidden,
             epochs=self.epochs, batch_size=self.batch_size, weight_decay=self.weight_decay,
-            seed=0 if self.random_state is None else int(self.random_state), device=torch.device(self.device))
+            seed=0 if self.random_state is None else int(self.random_state), device=resolve_device(self.device))
         return self
 
     def predict(self, X: Any) -> np.ndarray:

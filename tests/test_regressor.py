@@ -103,3 +103,35 @@ def test_mlp_head_regressor_learns_a_linear_target():
     assert set(head.validation_mae_) == {1e-2, 1e-4}
     assert head.best_learning_rate_ == 1e-2
     assert np.abs(head.predict(X) - y).mean() < 0.2 * np.abs(y - y.mean()).mean()
+
+
+def test_mlp_head_regressor_validates_its_parameters():
+    import pytest
+
+    from polysrl_sklearn.head import MLPHeadRegressor
+
+    X, y = np.zeros((10, 2)), np.arange(10.0)
+    with pytest.raises(ValueError, match="'epochs' parameter"):
+        MLPHeadRegressor(epochs=0).fit(X, y)
+    with pytest.raises(ValueError, match="'device' parameter"):
+        MLPHeadRegressor(device="gpu").fit(X, y)
+
+
+def test_head_training_runs_on_one_thread_and_restores_the_count(monkeypatch):
+    from polysrl_sklearn import head
+
+    seen = []
+    original = head.train_l1
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(head, "train_l1", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        head.MLPHeadRegressor(learning_rates=(1e-3,), epochs=1, hidden=4).fit(np.zeros((8, 2)), np.arange(8.0))
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
