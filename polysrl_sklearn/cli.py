@@ -176,6 +176,10 @@ def benchmark_command(args: argparse.Namespace) -> int:
         results = merge([pd.read_csv(path) for path in args.table_from])
         if args.replace_with:
             results = combine_runs([results, merge([pd.read_csv(path) for path in args.replace_with])])
+        if args.head:  # only the rows of these heads, in this order
+            results = with_heads(results)
+            results = pd.concat([results[results["head"] == head] for head in dict.fromkeys(args.head)],
+                                ignore_index=True)
         print(markdown_table(results))
         if args.csv:
             results.to_csv(args.csv, index=False)
@@ -290,7 +294,8 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     b.add_argument("--methods", nargs="*", default=None,
                    help="default: magpie and every shipped model; a checkpoint path benchmarks that model")
     b.add_argument("--head", action="append", choices=heads, default=None,
-                   help="evaluation head on the frozen features, repeatable (default: paper): 'paper' = the "
+                   help="evaluation head on the frozen features, repeatable (default: paper; with --table-from: "
+                        "print only these heads' rows): 'paper' = the "
                         "paper's 3-layer LeakyReLU MLP on L1 loss, lr 1e-3, 300 epochs (PolySRLRegressor with "
                         "finetune=False; standardised features); 'mlp' = sklearn MLPRegressor; "
                         "'rf' = RandomForestRegressor(n_estimators=500)")

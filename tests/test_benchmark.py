@@ -307,3 +307,12 @@ def test_transfer_only_reaches_run_benchmark(monkeypatch, capsys):
     lines = run_benchmark_command(capsys, "--tasks", "band_gap", "--methods", "polysrl", "--transfer-only")
     assert called == {"transfer": True, "representation": False}
     assert "| task | polysrl+TL (paper) | paper PolySRL+TL |" in lines
+
+
+def test_table_from_prints_only_the_heads_asked_for(tmp_path, capsys):
+    import pandas as pd
+
+    pd.DataFrame({"task": ["band_gap"] * 3, "method": ["magpie"] * 3, "head": ["paper", "mlp", "rf"],
+                  "mae_mean": [0.41, 0.42, 0.43], "mae_std": [0.02] * 3}).to_csv(tmp_path / "r.csv", index=False)
+    lines = run_benchmark_command(capsys, "--table-from", str(tmp_path / "r.csv"), "--head", "rf", "--head", "paper")
+    assert lines[0] == "| task | magpie (rf) | magpie (paper) | paper rand init | paper PolySRL |"
