@@ -5,20 +5,25 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Sequence
-from numbers import Real
 from typing import Any
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .composition import as_composition_list, parse_composition
 from .featurizer import PolySRLFeaturizer
-from .head import PAPER_LEARNING_RATES, choose_learning_rate, fit_head_on_features, paper_head, train_l1
-from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, PRETRAINED
+from .head import (
+    PAPER_LEARNING_RATES,
+    MLPHeadRegressor,
+    choose_learning_rate,
+    fit_head_on_features,
+    paper_head,
+    train_l1,
+)
+from .param_constraints import POSITIVE_INT, PRETRAINED
 from .pretraining import resolve_device
 from .stoichiometry_graph import build_stoichiometry_batch
 from .torch_threads import threads_for
@@ -119,18 +124,11 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
     """
 
     _parameter_constraints: dict = {
+        **MLPHeadRegressor._parameter_constraints,  # the head's training parameters, shared
         "pretrained": PRETRAINED,
         "finetune": ["boolean"],
         "scale_features": ["boolean"],
-        "learning_rates": ["array-like"],
-        "epochs": [POSITIVE_INT],
-        "batch_size": [POSITIVE_INT],
-        "hidden": [POSITIVE_INT],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "hidden_dim": [POSITIVE_INT, None],
-        "device": DEVICE,
-        "random_state": [NON_NEGATIVE_INT, None],
         "verbose": ["verbose"],
     }
 
