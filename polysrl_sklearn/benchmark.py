@@ -60,20 +60,22 @@ def check_head(head: str) -> None:
         raise ValueError(f"unknown evaluation head {head!r}; choose from {list(HEADS)}")
 
 
-def frozen_model(method: str, head: str, seed: int):
+def frozen_model(method: str, head: str, seed: int, feature_head=None):
     """The estimator that maps compositions to predictions for an encoder ``method`` under ``head``.
 
     ``paper``: :class:`PolySRLRegressor` with ``finetune=False`` (the encoder's mean vectors,
     standardised on the training rows, into the paper's head at its fixed learning rate).
     ``mlp`` / ``rf``: the featurizer's output (mean vector and uncertainty column) into that head,
-    with the featurizer frozen by ``FrozenEstimator``.
+    with the featurizer frozen by ``FrozenEstimator``; ``feature_head`` replaces the head's
+    default estimator there (the Matbench MP tasks stop the ``mlp`` head early).
     A random-init encoder is seeded by ``seed`` under ``paper`` and by 0 under the other heads.
     """
     check_head(head)
     if head == "paper":
         return PolySRLRegressor(pretrained=pretrained_for(method), finetune=False,
                                 learning_rates=PAPER_HEAD_LEARNING_RATES, random_state=seed)
-    return Pipeline([("polysrl", FrozenEstimator(frozen_featurizer(method))), ("head", FEATURE_HEADS[head](seed))])
+    return Pipeline([("polysrl", FrozenEstimator(frozen_featurizer(method))),
+                     ("head", FEATURE_HEADS[head](seed) if feature_head is None else feature_head)])
 
 
 def representation_maes(method: str, X: Sequence[str], y: np.ndarray, seeds: Sequence[int],
@@ -206,18 +208,15 @@ def matbench_fold_mae(task: str, method: str, fold: int, data_dir: str | None = 
     splits = load_matbench(task, fold, data_dir)
     train = pd.concat([splits["train"], splits["val"]], ignore_index=True)
     test = splits["test"]
+    feature_head = mlp_head(seed, early_stopping=task in MATBENCH_MP_TASKS) if head == "mlp" else \
+        FEATURE_HEADS[head](seed)
     if method == MAGPIE:
         cache = {} if magpie_cache is None else magpie_cache
-        model = mlp_head(seed, early_stopping=task in MATBENCH_MP_TASKS) if head == "mlp" else \
-            FEATURE_HEADS[head](seed)
+        model = feature_head
         X_train = magpie_rows(list(train["composition"]), cache)
         X_test = magpie_rows(list(test["composition"]), cache)
     else:
-        if head == "mlp":
-            model = Pipeline([("polysrl", FrozenEstimator(frozen_featurizer(method))),
-                              ("head", mlp_head(seed, early_stopping=task in MATBENCH_MP_TASKS))])
-        else:
-            model = frozen_model(method, head, seed)
+        model = frozen_model(method, head, seed, feature_head)
         X_train = np.asarray(train["composition"], dtype=object)
         X_test = np.asarray(test["composition"], dtype=object)
     model.fit(X_train, train["target"].to_numpy())
@@ -272,7 +271,7 @@ def combine_runs(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
     DataFrame
         One row per (task, method, head).
     """
-    frame = with_heads(pd.concat([with_heads(run) for run in runs], ignore_index=True))
+    frame = pd.concat([with_heads(run) for run in runs], ignore_index=True)
     keys = ["task", "method", "head"]
     first_seen = frame.groupby(keys, sort=False).ngroup()  # numbered by first appearance
     latest = frame.assign(first_seen=first_seen).drop_duplicates(keys, keep="last")

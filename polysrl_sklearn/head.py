@@ -34,7 +34,7 @@ from .torch_threads import one_thread
 PAPER_LEARNING_RATES: tuple[float, ...] = (5e-3, 1e-3, 5e-4, 1e-4)
 
 
-def paper_head(width: int, hidden: int) -> nn.Sequential:
+def paper_head(width: int, hidden: int, seed: int | None = None) -> nn.Sequential:
     """Three-layer MLP with LeakyReLU non-linearities (paper Appendix E).
 
     Parameters
@@ -43,14 +43,23 @@ def paper_head(width: int, hidden: int) -> nn.Sequential:
         Input width (the representation width F, or the number of features).
     hidden : int
         Width of both hidden layers.
+    seed : int, optional
+        Seeds the initialisation without touching the global torch generator.
 
     Returns
     -------
     torch.nn.Sequential
         ``Linear(width, hidden) -> LeakyReLU -> Linear(hidden, hidden) -> LeakyReLU -> Linear(hidden, 1)``.
     """
-    return nn.Sequential(nn.Linear(width, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden), nn.LeakyReLU(),
-                         nn.Linear(hidden, 1))
+    def build() -> nn.Sequential:
+        return nn.Sequential(nn.Linear(width, hidden), nn.LeakyReLU(), nn.Linear(hidden, hidden), nn.LeakyReLU(),
+                             nn.Linear(hidden, 1))
+
+    if seed is None:
+        return build()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
 
 
 class StackedHeads(nn.Module):
@@ -201,13 +210,9 @@ def fit_head_on_features(features: torch.Tensor, y: np.ndarray, *, learning_rate
     validation_mae : dict
         Learning rate -> validation MAE (empty with a single rate).
     """
-    def new_head() -> nn.Sequential:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return paper_head(features.shape[1], hidden)
-
     def train(rows: np.ndarray, rates: list[float]) -> nn.Module:
-        model = new_head() if len(rates) == 1 else StackedHeads([new_head() for _ in rates])
+        heads = [paper_head(features.shape[1], hidden, seed) for _ in rates]
+        model = heads[0] if len(rates) == 1 else StackedHeads(heads)
         on_device = features[torch.as_tensor(rows)].to(device)
         return train_l1(model, lambda r: on_device[torch.as_tensor(r, device=device)], y[rows],
                         learning_rate=rates[0] if len(rates) == 1 else rates, epochs=epochs,

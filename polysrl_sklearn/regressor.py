@@ -159,16 +159,11 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
                                         random_state=seed).fit([]).network_
         return copy.deepcopy(network.stoichiometry).eval()
 
-    def _new_head(self, width: int, seed: int) -> nn.Module:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
-            return paper_head(width, self.hidden)
-
     def _fit_joint(self, parsed: list, y: np.ndarray, lr: float, seed: int,
                    device: torch.device) -> EncoderWithHead:
         """Fine-tuning: train a fresh copy of the encoder together with a head."""
         encoder = self._load_encoder(seed)
-        model = EncoderWithHead(encoder, self._new_head(encoder.mean_out.out_features, seed))
+        model = EncoderWithHead(encoder, paper_head(encoder.mean_out.out_features, self.hidden, seed))
         # a data set that fits in one batch is built and moved to the device once
         whole = build_stoichiometry_batch(parsed).to(device) if len(parsed) <= self.batch_size else None
 
