@@ -46,6 +46,10 @@ class CrystalGraphSet:
         Local atom indices (within the structure) of each edge.
     distance : ndarray of float32 (n_edges,)
         Edge length in Angstrom.
+    species : ndarray of uint8 (n_nodes,), optional
+        Atomic number of each atom, structures one after another. The
+        species-agnostic encoder ignores it; the species-aware one
+        (``structure_encoder="species_graph_network"``) reads it.
     """
 
     num_nodes: np.ndarray
@@ -53,13 +57,19 @@ class CrystalGraphSet:
     src: np.ndarray
     dst: np.ndarray
     distance: np.ndarray
+    species: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.num_nodes)
 
+    @property
+    def node_ptr(self) -> np.ndarray:
+        """Atoms of structure ``i`` are ``node_ptr[i]:node_ptr[i+1]`` of :attr:`species`."""
+        return np.concatenate([[0], np.cumsum(self.num_nodes)]).astype(np.int64)
+
     def save(self, path: str | os.PathLike) -> None:
         """Write the set to an ``.npz`` file."""
-        np.savez(path, **self.__dict__)
+        np.savez(path, **{k: v for k, v in self.__dict__.items() if v is not None})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "CrystalGraphSet":
@@ -71,12 +81,14 @@ class CrystalGraphSet:
     def concatenate(cls, parts: Sequence["CrystalGraphSet"]) -> "CrystalGraphSet":
         """Join sets in order."""
         counts = np.concatenate([np.diff(p.edge_ptr) for p in parts])
+        with_species = all(p.species is not None for p in parts)
         return cls(
             num_nodes=np.concatenate([p.num_nodes for p in parts]),
             edge_ptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             src=np.concatenate([p.src for p in parts]),
             dst=np.concatenate([p.dst for p in parts]),
             distance=np.concatenate([p.distance for p in parts]),
+            species=np.concatenate([p.species for p in parts]) if with_species else None,
         )
 
     def take(self, indices: np.ndarray) -> "CrystalGraphSet":
@@ -84,9 +96,13 @@ class CrystalGraphSet:
         indices = np.asarray(indices, dtype=np.int64)
         pos = self._edge_positions(indices)[0]
         counts = np.diff(self.edge_ptr)[indices]
+        species = None
+        if self.species is not None:
+            node_ptr = self.node_ptr
+            species = self.species[_ranges(node_ptr[indices], node_ptr[indices + 1])]
         return CrystalGraphSet(self.num_nodes[indices],
                                np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-                               self.src[pos], self.dst[pos], self.distance[pos])
+                               self.src[pos], self.dst[pos], self.distance[pos], species)
 
     def _edge_positions(self, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Flat edge positions of structures ``indices`` and the structure of each."""
@@ -107,27 +123,46 @@ class CrystalGraphSet:
         shift = node_offset[edge_graph]
         edge_index = np.stack([self.src[pos].astype(np.int64) + shift,
                                self.dst[pos].astype(np.int64) + shift])
+        species = None
+        if self.species is not None:
+            node_ptr = self.node_ptr
+            species = torch.from_numpy(
+                self.species[_ranges(node_ptr[indices], node_ptr[indices + 1])].astype(np.int64))
         return CrystalBatch(
             edge_index=torch.from_numpy(edge_index),
             distance=torch.from_numpy(self.distance[pos].astype(np.float32)),
             batch=torch.from_numpy(np.repeat(np.arange(len(indices)), n_nodes)),
             num_graphs=len(indices),
+            species=species,
         )
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Concatenation of ``arange(starts[i], ends[i])`` over ``i``, without a Python loop."""
+    lengths = ends - starts
+    offsets = np.cumsum(lengths) - lengths
+    return np.repeat(starts - offsets, lengths) + np.arange(lengths.sum())
 
 
 @dataclass
 class CrystalBatch:
-    """A disjoint union of crystal graphs, ready for the structure encoder."""
+    """A disjoint union of crystal graphs, ready for the structure encoder.
+
+    ``species`` (atomic number of each atom) is present when the graph set
+    stores it.
+    """
 
     edge_index: "torch.Tensor"
     distance: "torch.Tensor"
     batch: "torch.Tensor"
     num_graphs: int
+    species: "torch.Tensor | None" = None
 
     def to(self, device: "torch.device | str") -> "CrystalBatch":
         """Return the batch on ``device``."""
         return CrystalBatch(self.edge_index.to(device), self.distance.to(device),
-                            self.batch.to(device), self.num_graphs)
+                            self.batch.to(device), self.num_graphs,
+                            None if self.species is None else self.species.to(device))
 
 
 def structure_from_record(record: dict[str, Any]) -> Structure:
@@ -197,17 +232,23 @@ def structure_graph(structure: Structure, cutoff: float = DEFAULTS.cutoff, max_n
 
 def _graphs_of_chunk(items: Sequence[Any], names: Sequence[str], cutoff: float,
                      max_neighbors: int, skip_invalid: bool = False) -> CrystalGraphSet:
-    num_nodes, counts, srcs, dsts, dists = [], [], [], [], []
+    num_nodes, counts, srcs, dsts, dists, species = [], [], [], [], [], []
     for item, name in zip(items, names):
         if isinstance(item, str):  # a raw JSON line: parsed here, in the worker
             item = json.loads(item)
         structure = item if isinstance(item, Structure) else structure_from_record(item)
         try:
+            if not structure.is_ordered:
+                raise StructureGraphError(f"structure {name!r} has partially occupied sites; "
+                                          "give an ordered structure")
             n, s, d, dist = structure_graph(structure, cutoff, max_neighbors, name)
+            z = np.asarray(structure.atomic_numbers, dtype=np.uint8)
         except StructureGraphError:
             if not skip_invalid:
                 raise
             n, s, d, dist = 0, np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32)
+            z = np.zeros(0, np.uint8)
+        species.append(z)
         num_nodes.append(n)
         counts.append(len(s))
         srcs.append(s.astype(np.int32))
@@ -221,6 +262,7 @@ def _graphs_of_chunk(items: Sequence[Any], names: Sequence[str], cutoff: float,
         src=src.astype(index_type),
         dst=(np.concatenate(dsts) if dsts else np.zeros(0, np.int32)).astype(index_type),
         distance=np.concatenate(dists) if dists else np.zeros(0, np.float32),
+        species=np.concatenate(species) if species else np.zeros(0, np.uint8),
     )
 
 
@@ -280,7 +322,8 @@ def build_graph_set(structures: Sequence[Any], cutoff: float = DEFAULTS.cutoff, 
 
 def graph_cache_key(names: Sequence[str], cutoff: float, max_neighbors: int) -> str:
     """A short hash identifying a graph set (structure names and graph settings)."""
-    digest = hashlib.sha1(f"{cutoff}|{max_neighbors}|".encode())
+    # "species|" since the sets store atomic numbers: caches written before that are not reused
+    digest = hashlib.sha1(f"{cutoff}|{max_neighbors}|species|".encode())
     for name in names:
         digest.update(name.encode())
         digest.update(b"\0")
