@@ -53,3 +53,23 @@ def elements_without_embedding() -> frozenset[str]:
     symbols, features = element_table()
     _, first, counts = np.unique(features, axis=0, return_inverse=True, return_counts=True)
     return frozenset(s for s, row in zip(symbols, first) if counts[row] > 1)
+
+
+#: Rows of :func:`element_table_by_atomic_number` (atomic numbers 0..118; row 0 unused).
+MAX_ATOMIC_NUMBER = 118
+
+
+@lru_cache(maxsize=1)
+def element_table_by_atomic_number() -> np.ndarray:
+    """The matscholar table indexed by atomic number, shape (119, 200); rows without an embedding are zero.
+
+    Used by the species-aware structure encoder, whose crystal graphs store
+    atomic numbers.
+    """
+    from pymatgen.core import Element
+
+    symbols, features = element_table()
+    table = np.zeros((MAX_ATOMIC_NUMBER + 1, features.shape[1]), dtype=np.float32)
+    for symbol, row in zip(symbols, features):
+        table[Element(symbol).Z] = row
+    return table

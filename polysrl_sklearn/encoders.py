@@ -84,16 +84,26 @@ class StructureEncoder(nn.Module):
     pooling : {"sum", "mean"}
         Readout over atoms. The paper uses ``"sum"``; ``"mean"`` makes the
         crystal vector independent of the unit-cell multiplicity.
+    atom_features : Tensor (119, d), optional
+        Species-aware variant: a fixed table of element features indexed by
+        atomic number; each atom starts from ``node_encoder`` of its element's
+        row instead of the shared vector (the graphs must carry ``species``).
     """
 
     def __init__(self, hidden: int, num_layers: int = DEFAULTS.structure_layers, cutoff: float = DEFAULTS.cutoff,
-                 num_gaussians: int = DEFAULTS.num_gaussians, pooling: str = DEFAULTS.structure_pooling) -> None:
+                 num_gaussians: int = DEFAULTS.num_gaussians, pooling: str = DEFAULTS.structure_pooling,
+                 atom_features: torch.Tensor | None = None) -> None:
         super().__init__()
         if pooling not in ("sum", "mean"):
             raise ValueError(f"pooling must be 'sum' or 'mean', got {pooling!r}")
         self.pooling = pooling
-        self.atom_vector = nn.Parameter(torch.randn(hidden) * 0.1)
-        self.node_encoder = nn.Linear(hidden, hidden)
+        self.species_aware = atom_features is not None
+        if self.species_aware:
+            self.register_buffer("atom_features", atom_features.float(), persistent=False)
+            self.node_encoder = nn.Linear(atom_features.shape[1], hidden)
+        else:
+            self.atom_vector = nn.Parameter(torch.randn(hidden) * 0.1)
+            self.node_encoder = nn.Linear(hidden, hidden)
         self.distance_expansion = GaussianSmearing(0.0, cutoff, num_gaussians)
         self.edge_encoder = nn.Linear(num_gaussians, hidden)
         self.layers = nn.ModuleList(
@@ -105,7 +115,8 @@ class StructureEncoder(nn.Module):
 
     def reset_parameters(self) -> None:
         """Draw new weights (uses the torch RNG; construction does not call it)."""
-        nn.init.normal_(self.atom_vector, std=0.1)
+        if not self.species_aware:
+            nn.init.normal_(self.atom_vector, std=0.1)
         self.node_encoder.reset_parameters()
         self.edge_encoder.reset_parameters()
         # not MetaLayer.reset_parameters: the edge and node updates have no such method on purpose,
@@ -117,12 +128,18 @@ class StructureEncoder(nn.Module):
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.hidden}, num_layers={len(self.layers)}, cutoff={self.cutoff:g}, "
-                f"num_gaussians={self.edge_encoder.in_features}, pooling={self.pooling!r})")
+                f"num_gaussians={self.edge_encoder.in_features}, pooling={self.pooling!r}"
+                f"{', species_aware=True' if self.species_aware else ''})")
 
     def forward(self, graphs: CrystalBatch) -> torch.Tensor:
         """Return one vector per crystal, shape (num_graphs, hidden)."""
-        num_nodes = graphs.batch.numel()
-        x = self.node_encoder(self.atom_vector).expand(num_nodes, -1)
+        if self.species_aware:
+            if graphs.species is None:
+                raise ValueError("the species-aware structure encoder needs crystal graphs with atomic numbers "
+                                 "(graph caches written before version 0.4 lack them: rebuild the cache)")
+            x = self.node_encoder(self.atom_features[graphs.species])
+        else:
+            x = self.node_encoder(self.atom_vector).expand(graphs.batch.numel(), -1)
         e = self.edge_encoder(self.distance_expansion(graphs.distance))
         for layer in self.layers:
             x, e, _ = layer(x, graphs.edge_index, e, None, graphs.batch)

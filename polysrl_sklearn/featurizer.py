@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from numbers import Integral, Real
@@ -20,10 +21,12 @@ from .corpus import corpus_from_property_table, corpus_from_structures
 from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
 from .objectives import OBJECTIVES, get_objective
 from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_REAL, PRETRAINED
-from .pretraining import TrainingSettings, pretrain, resolve_device
+from .pretraining import PRECISIONS, TrainingSettings, pretrain, resolve_device
+from .resume import corpus_fingerprint
 from .recipes import DEFAULTS, RECIPES, get_recipe
 from .shipped import DEFAULT_CHECKPOINT, RANDOM_INIT, SHIPPED_MODELS, resolve_pretrained  # noqa: F401 - re-exported
 from .stoichiometry_graph import build_stoichiometry_batch
+from .structure_encoders import STRUCTURE_ENCODERS, get_structure_encoder
 from .torch_threads import threads_for
 
 #: The paper's settings (the ``"paper"`` recipe), for ``PolySRLFeaturizer(**PAPER_SETTINGS)``
@@ -102,6 +105,13 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Neighbours kept per atom.
     structure_pooling : {"mean", "sum"} or None, default=None (new networks: "mean")
         Crystal readout ("sum" is the paper's).
+    structure_encoder : str or None, default=None (new networks: "graph_network")
+        What the stoichiometry encoder is matched against, a key of
+        :data:`polysrl_sklearn.structure_encoders.STRUCTURE_ENCODERS`:
+        "graph_network" (the paper's, trained jointly), "graph_network_frozen"
+        (frozen and cached after ``warmup_epochs``), "species_graph_network"
+        (atoms start from their element embedding), "species_graph_network_frozen",
+        or "chgnet" (CHGNet crystal vectors; ``pip install polysrl-sklearn[chgnet]``).
     epochs : int, default=22
     batch_size : int, default=256
         Formulas per pretraining batch.
@@ -109,6 +119,13 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     grad_clip : float, default=2.0
     max_polymorphs : int, default=4
         Polymorphs per formula drawn into each batch.
+    warmup_epochs : int, default=1
+        Frozen structure sides: joint epochs before the encoder is frozen and cached.
+    refresh_every : int, default=0
+        Frozen structure sides: every ``refresh_every``-th epoch after the
+        warm-up trains the structure encoder again and refreshes the cache (0: never).
+    precision : {"fp32", "tf32", "bf16"}, default="fp32"
+        Arithmetic of pretraining on CUDA (ignored on the CPU).
     device : str, default="auto"
         "auto" uses CUDA when available; otherwise any torch device string
         ("cpu", "cuda", "cuda:1").
@@ -118,7 +135,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         matrix products of another shape sum in another order). Calls of at
         most 64 compositions run on one torch thread.
     graph_cache_dir : path or None, default=None
-        Where crystal graphs are cached during ``fit`` with structures.
+        Where crystal graphs (and frozen or CHGNet structure vectors) are
+        cached during ``fit`` with structures.
     n_jobs : int, default=-1
         Parallel workers for crystal-graph construction.
     random_state : int or None, default=None
@@ -160,11 +178,15 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "cutoff": [POSITIVE_REAL, None],
         "max_neighbors": [POSITIVE_INT, None],
         "structure_pooling": [StrOptions({"mean", "sum"}), None],
+        "structure_encoder": [StrOptions(set(STRUCTURE_ENCODERS)), None],
         "epochs": [POSITIVE_INT],
         "batch_size": [POSITIVE_INT],
         "learning_rate": [POSITIVE_REAL],
         "grad_clip": [POSITIVE_REAL],
         "max_polymorphs": [POSITIVE_INT],
+        "warmup_epochs": [NON_NEGATIVE_INT],
+        "refresh_every": [NON_NEGATIVE_INT],
+        "precision": [StrOptions(set(PRECISIONS))],
         "device": DEVICE,
         "transform_batch_size": [POSITIVE_INT],
         "graph_cache_dir": [str, os.PathLike, None],
@@ -179,9 +201,11 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  n_samples: int | None = None, beta: float | None = None, init_c: float | None = None,
                  init_d: float | None = None, cutoff: float | None = None,
                  max_neighbors: int | None = None, structure_pooling: str | None = None,
+                 structure_encoder: str | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
-                 max_polymorphs: int = DEFAULTS.max_polymorphs, device: str = "auto",
+                 max_polymorphs: int = DEFAULTS.max_polymorphs, warmup_epochs: int = DEFAULTS.warmup_epochs,
+                 refresh_every: int = DEFAULTS.refresh_every, precision: str = "fp32", device: str = "auto",
                  transform_batch_size: int = 8192,
                  graph_cache_dir: str | os.PathLike | None = None, n_jobs: int | None = -1,
                  random_state: int | None = None, verbose: bool = False) -> None:
@@ -197,11 +221,15 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.cutoff = cutoff
         self.max_neighbors = max_neighbors
         self.structure_pooling = structure_pooling
+        self.structure_encoder = structure_encoder
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.grad_clip = grad_clip
         self.max_polymorphs = max_polymorphs
+        self.warmup_epochs = warmup_epochs
+        self.refresh_every = refresh_every
+        self.precision = precision
         self.device = device
         self.transform_batch_size = transform_batch_size
         self.graph_cache_dir = graph_cache_dir
@@ -325,13 +353,23 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                 torch.manual_seed(seed)
                 network, history = PolySRLNetwork(config).eval(), []
         else:
+            vectors = None
+            if get_structure_encoder(config.structure_encoder).external and structures is not None:
+                from .chgnet_vectors import chgnet_structure_vectors
+
+                # corpus structures are in input order (corpus_from_structures)
+                vectors = chgnet_structure_vectors(list(structures), cache_dir=self.graph_cache_dir,
+                                                   key_parts=(corpus_fingerprint(corpus),), verbose=self.verbose)
+                config = dataclasses.replace(config, structure_target_dim=int(vectors.shape[1]))
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 network = PolySRLNetwork(config)
                 settings = TrainingSettings(self.epochs, self.batch_size, self.learning_rate,
-                                            self.grad_clip, self.max_polymorphs, seed)
+                                            self.grad_clip, self.max_polymorphs, seed, self.warmup_epochs,
+                                            self.refresh_every, self.precision)
                 history = pretrain(network, corpus, settings, self.device, checkpoint,
-                                   resume=checkpoint is not None, verbose=self.verbose)
+                                   resume=checkpoint is not None, verbose=self.verbose,
+                                   structure_vectors=vectors, cache_dir=self.graph_cache_dir)
             network.eval()
         # the fitted attributes appear together, only now that everything has succeeded
         self.network_, self.history_, self.n_features_in_ = network, history, 1

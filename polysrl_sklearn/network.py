@@ -9,11 +9,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .elements import element_table
+from .elements import element_table, element_table_by_atomic_number
 from .encoders import StoichiometryEncoder, StructureEncoder
 from .model_files import STATE_CHECKSUM_KEY, ModelFileError, read_model_file, state_checksum
 from .objectives import SoftContrastiveLoss, get_objective
 from .recipes import DEFAULTS
+from .structure_encoders import DEFAULT_STRUCTURE_ENCODER, get_structure_encoder
 
 CHECKPOINT_FORMAT = 1
 
@@ -41,6 +42,10 @@ class ModelConfig:
     structure_pooling: str = DEFAULTS.structure_pooling
     objective: str = "polysrl"
     element_symbols: tuple[str, ...] = field(default_factory=tuple)
+    #: Structure side (see :mod:`polysrl_sklearn.structure_encoders`).
+    structure_encoder: str = DEFAULT_STRUCTURE_ENCODER
+    #: Width of externally computed structure vectors (``structure_encoder="chgnet"``); 0 otherwise.
+    structure_target_dim: int = 0
 
 
 class PolySRLNetwork(nn.Module):
@@ -62,8 +67,14 @@ class PolySRLNetwork(nn.Module):
         self.stoichiometry = StoichiometryEncoder(
             torch.from_numpy(features), config.hidden_dim, config.stoichiometry_layers,
             config.set2set_steps)
-        self.structure = StructureEncoder(config.hidden_dim, config.structure_layers, config.cutoff,
-                                          config.num_gaussians, config.structure_pooling)
+        side = get_structure_encoder(config.structure_encoder)
+        if side.external and config.structure_target_dim < 1:
+            raise ValueError(f"structure_encoder={side.name!r} needs structure_target_dim, the width of its vectors")
+        atom_features = torch.from_numpy(element_table_by_atomic_number()) if side.species_aware else None
+        # an external structure side (CHGNet) has no encoder in the network, only the projection below
+        self.structure = nn.Identity() if side.external else StructureEncoder(
+            config.hidden_dim, config.structure_layers, config.cutoff, config.num_gaussians,
+            config.structure_pooling, atom_features)
         objective = get_objective(config.objective)
         # every network holds the soft contrastive loss (its c and d are logged in the history and
         # saved in full checkpoints, whatever the objective); the other objectives' losses have no
@@ -72,14 +83,16 @@ class PolySRLNetwork(nn.Module):
         self.loss = SoftContrastiveLoss(n_samples, config.beta, config.init_c, config.init_d)
         if objective.pretrains_from == "targets":
             self.property_head = nn.Linear(config.hidden_dim, 1)
+        # cached vectors of another width reach the loss through a trainable linear map
+        self.structure_projection = (nn.Linear(config.structure_target_dim, config.hidden_dim) if side.external
+                                     else nn.Identity())
 
     def reset_parameters(self) -> None:
         """Draw new weights for every part (uses the torch RNG; construction does not call it)."""
-        self.stoichiometry.reset_parameters()
-        self.structure.reset_parameters()
-        self.loss.reset_parameters()
-        if hasattr(self, "property_head"):
-            self.property_head.reset_parameters()
+        for part in (self.stoichiometry, self.structure, self.loss, self.structure_projection,
+                     getattr(self, "property_head", None)):
+            if hasattr(part, "reset_parameters"):
+                part.reset_parameters()
 
     def extra_repr(self) -> str:
         return f"objective={self.config.objective!r}"

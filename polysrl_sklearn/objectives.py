@@ -50,15 +50,10 @@ from .recipes import DEFAULTS
 from .stoichiometry_graph import build_stoichiometry_batch
 
 if TYPE_CHECKING:
-    from .corpus import StructureCorpus
     from .network import PolySRLNetwork
+    from .training_data import TrainingData
 
 TEMPERATURE = 0.1
-
-
-def _stoichiometry_batch(corpus: StructureCorpus, step: Any, device: torch.device):
-    """The stoichiometry graphs of the formulas of one sampler step, on ``device``."""
-    return build_stoichiometry_batch([corpus.parsed[f] for f in step.formulas]).to(device)
 
 
 def _scatter_logsumexp(values: torch.Tensor, index: torch.Tensor, size: int) -> torch.Tensor:
@@ -150,7 +145,7 @@ class SoftContrastiveLoss(nn.Module):
         -------
         loss : Tensor (scalar)
         parts : dict
-            Contrastive and KL values for logging.
+            Contrastive and KL values for logging (detached scalar tensors).
         """
         n = mean.shape[0]
         if self.n_samples > 0 and self.training:
@@ -169,15 +164,14 @@ class SoftContrastiveLoss(nn.Module):
         contrastive = -torch.where(positive, log_match, log_mismatch).mean()
         kl = gaussian_kl(mean, variance).mean()
         loss = contrastive + self.beta * kl
-        return loss, {"contrastive": float(contrastive.detach()), "kl": float(kl.detach())}
+        return loss, {"contrastive": contrastive.detach(), "kl": kl.detach()}
 
-    def batch_loss(self, network: PolySRLNetwork, corpus: StructureCorpus, step: Any, rng: np.random.Generator,
-                   device: torch.device) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
+                   rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
-        mean, variance = network.stoichiometry(_stoichiometry_batch(corpus, step, device))
-        structure_vectors = network.structure(corpus.graphs.collate(step.structures).to(device))
-        owner = torch.from_numpy(step.owner).to(device)
-        loss, parts = self(mean, variance, structure_vectors, owner)
+        mean, variance = network.stoichiometry(data.stoichiometry(step.formulas))
+        structure_vectors = data.structure_vectors(network, step.structures)
+        loss, parts = self(mean.float(), variance.float(), structure_vectors.float(), data.index(step.owner))
         return loss, parts, variance
 
 
@@ -235,13 +229,12 @@ class InfoMaxLoss(nn.Module):
         """NT-Xent of ``structure_vectors`` against the ``mean`` rows; ``owner`` gives the positives."""
         return nt_xent(structure_vectors, mean, owner, self.temperature)
 
-    def batch_loss(self, network: PolySRLNetwork, corpus: StructureCorpus, step: Any, rng: np.random.Generator,
-                   device: torch.device) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
+                   rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
-        mean, variance = network.stoichiometry(_stoichiometry_batch(corpus, step, device))
-        structure_vectors = network.structure(corpus.graphs.collate(step.structures).to(device))
-        owner = torch.from_numpy(step.owner).to(device)
-        return self(mean, structure_vectors, owner), {}, variance
+        mean, variance = network.stoichiometry(data.stoichiometry(step.formulas))
+        structure_vectors = data.structure_vectors(network, step.structures)
+        return self(mean.float(), structure_vectors.float(), data.index(step.owner)), {}, variance
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature:g}"
@@ -264,18 +257,17 @@ class GraphCLLoss(nn.Module):
                 device: torch.device) -> torch.Tensor:
         """Loss of two random views (see :func:`augment`) of the compositions ``parsed``."""
         views = [build_stoichiometry_batch([augment(p, rng) for p in parsed]).to(device) for _ in range(2)]
-        a, _ = network.stoichiometry(views[0])
-        b, _ = network.stoichiometry(views[1])
+        a, b = (network.stoichiometry(view)[0].float() for view in views)
         target = torch.arange(len(parsed), device=device)
         return 0.5 * (nt_xent(a, b, target, self.temperature) + nt_xent(b, a, target, self.temperature))
 
-    def batch_loss(self, network: PolySRLNetwork, corpus: StructureCorpus, step: Any, rng: np.random.Generator,
-                   device: torch.device) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
+                   rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
         with torch.no_grad():
-            _, variance = network.stoichiometry(_stoichiometry_batch(corpus, step, device))
-        parsed = [corpus.parsed[f] for f in step.formulas]
-        return self(network, parsed, rng, device), {}, variance
+            _, variance = network.stoichiometry(data.stoichiometry(step.formulas))
+        parsed = [data.parsed[f] for f in step.formulas]
+        return self(network, parsed, rng, data.device), {}, variance
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature:g}"
@@ -287,13 +279,13 @@ class SupervisedLoss(nn.Module):
     def forward(self, network: PolySRLNetwork, stoich: Any, targets: torch.Tensor) -> torch.Tensor:
         """L1 loss of ``network.property_head(mean)`` against ``targets``."""
         mean, _ = network.stoichiometry(stoich)
-        return (network.property_head(mean).squeeze(-1) - targets).abs().mean()
+        return (network.property_head(mean).float().squeeze(-1) - targets).abs().mean()
 
-    def batch_loss(self, network: PolySRLNetwork, corpus: StructureCorpus, step: Any, rng: np.random.Generator,
-                   device: torch.device) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
+                   rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
-        stoich = _stoichiometry_batch(corpus, step, device)
-        targets = torch.from_numpy(corpus.targets[step.formulas]).to(device)
+        stoich = data.stoichiometry(step.formulas)
+        targets = data.targets[data.index(step.formulas)]
         with torch.no_grad():
             _, variance = network.stoichiometry(stoich)
         return self(network, stoich, targets), {}, variance
@@ -308,7 +300,8 @@ class Objective:
     name : str
         Registry name, the ``objective`` stored in checkpoints.
     loss : type of torch.nn.Module
-        The loss class; it has a ``batch_loss(network, corpus, step, rng, device)`` method.
+        The loss class; it has a ``batch_loss(network, data, step, rng)`` method
+        (``data``: a :class:`~polysrl_sklearn.training_data.TrainingData`).
     pretrains_from : {"structures", "targets"}
         What ``PolySRLFeaturizer.fit`` needs: ``structures=`` or ``pretraining_targets=``.
     uses_structures : bool

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,12 @@ from .objectives import objective_loss
 from .recipes import DEFAULTS
 from .resume import FINGERPRINT_KEY, ResumeError, check_resumable, corpus_fingerprint
 from .sampler import PolymorphBatchSampler
+from .structure_encoders import StructureEncoderChoice, get_structure_encoder
+from .training_data import TrainingData
+from .vector_cache import cache_key, cached_vectors
+
+#: ``TrainingSettings.precision`` choices.
+PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
 
 
 @dataclass
@@ -34,6 +41,18 @@ class TrainingSettings:
     max_polymorphs : int
         Polymorphs of one formula drawn into a batch.
     seed : int
+    warmup_epochs : int
+        Frozen structure sides (``*_frozen``): joint epochs before the
+        structure encoder is frozen and its vectors cached.
+    refresh_every : int
+        Frozen structure sides: every ``refresh_every``-th epoch after the
+        warm-up is a joint epoch, after which the cache is recomputed (0: never).
+    precision : {"fp32", "tf32", "bf16"}
+        On CUDA: full fp32, TF32 matrix products, or bf16 autocast of the
+        encoders (the losses stay fp32). Ignored on the CPU.
+    deterministic : bool
+        On CUDA, use deterministic kernels (``torch.use_deterministic_algorithms``)
+        so that a seeded run repeats exactly. CPU runs are deterministic anyway.
     """
 
     epochs: int = DEFAULTS.epochs
@@ -42,6 +61,10 @@ class TrainingSettings:
     grad_clip: float = DEFAULTS.grad_clip
     max_polymorphs: int = DEFAULTS.max_polymorphs
     seed: int = 0
+    warmup_epochs: int = DEFAULTS.warmup_epochs
+    refresh_every: int = DEFAULTS.refresh_every
+    precision: str = "fp32"
+    deterministic: bool = True
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -51,11 +74,75 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
+def epoch_is_joint(side: StructureEncoderChoice, settings: TrainingSettings, epoch: int) -> bool:
+    """Whether ``epoch`` (0-based) trains the structure encoder jointly (else: cached vectors)."""
+    if side.external:
+        return False
+    if not side.frozen or epoch < settings.warmup_epochs:
+        return True
+    after = epoch - settings.warmup_epochs + 1
+    return settings.refresh_every > 0 and after % settings.refresh_every == 0
+
+
+@contextlib.contextmanager
+def _numerics(device: torch.device, settings: TrainingSettings) -> Iterator[None]:
+    """TF32 and deterministic-kernel switches for a CUDA run, restored afterwards."""
+    if device.type != "cuda":
+        yield
+        return
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32,
+             torch.are_deterministic_algorithms_enabled())
+    fast = settings.precision in ("tf32", "bf16")
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = fast
+    if settings.deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved[:2]
+        torch.use_deterministic_algorithms(saved[2])
+
+
+def frozen_structure_vectors(network: PolySRLNetwork, data: TrainingData, fingerprint: str,
+                             cache_dir: str | os.PathLike | None, verbose: bool) -> torch.Tensor:
+    """Vectors of every corpus structure from the network's (frozen) structure encoder, cached on disk.
+
+    The cache key is the corpus fingerprint and a checksum of the encoder's weights.
+    """
+    from .model_files import state_checksum
+
+    key = cache_key("structure-encoder", network.config.structure_encoder, fingerprint,
+                    state_checksum(network.structure.state_dict()))
+    if cache_dir is None:
+        return data.encode_all_structures(network)
+
+    def compute(ids):
+        was_training = network.structure.training
+        network.structure.eval()
+        with torch.no_grad():
+            vectors = network.structure(data.crystal_graphs(ids)).float().cpu().numpy()
+        network.structure.train(was_training)
+        return vectors
+
+    vectors = cached_vectors(compute, len(data.corpus.formula_of_structure), cache_dir, key, chunk_size=8192,
+                             verbose=verbose, description="frozen structure vectors")
+    return torch.from_numpy(vectors)
+
+
 def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: TrainingSettings,
              device: str | torch.device = "auto", checkpoint_path: str | os.PathLike | None = None,
              resume: bool = False, verbose: bool = True, extra: dict | None = None,
-             on_epoch_end: Callable[[int, PolySRLNetwork, list[dict]], None] | None = None) -> list[dict]:
+             on_epoch_end: Callable[[int, PolySRLNetwork, list[dict]], None] | None = None,
+             structure_vectors: np.ndarray | None = None,
+             cache_dir: str | os.PathLike | None = None) -> list[dict]:
     """Train ``network`` on ``corpus`` with the loss of its objective (see :mod:`polysrl_sklearn.objectives`).
+
+    The corpus is put on the device once (:class:`~polysrl_sklearn.training_data.TrainingData`):
+    a step gathers its formulas' and structures' graphs by index. How the
+    structure side is made (trained jointly, frozen and cached after a warm-up,
+    or external cached vectors) is the network's ``config.structure_encoder``
+    (:mod:`polysrl_sklearn.structure_encoders`).
 
     Parameters
     ----------
@@ -72,7 +159,9 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         sampler and torch RNG states, history). A checkpoint of another
         corpus, model configuration or optimisation settings raises
         :class:`~polysrl_sklearn.resume.ResumeError` (only ``epochs`` may
-        grow).
+        grow). A frozen structure side's cache is recomputed (or read from
+        ``cache_dir``) from the restored weights, so a resumed run equals an
+        uninterrupted one.
     verbose : bool
         Show a tqdm progress bar.
     extra : dict, optional
@@ -80,16 +169,32 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     on_epoch_end : callable, optional
         Called as ``on_epoch_end(epoch, network, history)`` after each epoch's
         checkpoint, with the network on the CPU (e.g. to export snapshots).
+    structure_vectors : ndarray (n_structures, D), optional
+        The external structure side's vectors (``structure_encoder="chgnet"``),
+        one row per corpus structure, e.g. from
+        :func:`polysrl_sklearn.chgnet_vectors.chgnet_structure_vectors`.
+    cache_dir : path, optional
+        Where a frozen structure encoder's vectors are cached (keyed by corpus
+        and weights); without it they are recomputed in memory.
 
     Returns
     -------
     list of dict
         One entry per epoch: ``epoch``, ``loss``, ``contrastive``, ``kl``,
-        ``c``, ``d``, ``mean_variance``, ``seconds``.
+        ``c``, ``d``, ``mean_uncertainty``, ``structure_side`` (``"joint"`` or
+        ``"cached"``), ``seconds``.
     """
     from tqdm.auto import tqdm
 
+    from .objectives import get_objective
+
     device = resolve_device(device)
+    if settings.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {settings.precision!r}")
+    side = get_structure_encoder(network.config.structure_encoder)
+    uses_structures = get_objective(network.config.objective).uses_structures
+    if side.external and uses_structures and structure_vectors is None:
+        raise ValueError(f"structure_encoder={side.name!r} needs structure_vectors, one row per corpus structure")
     torch.manual_seed(settings.seed)
     sampler = PolymorphBatchSampler(corpus.formula_of_structure, settings.batch_size,
                                     settings.max_polymorphs, settings.seed)
@@ -109,6 +214,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         optimizer.load_state_dict(payload["optimizer"])
         sampler.set_state(payload["sampler"])
         torch.set_rng_state(payload["torch_rng"])
+        if device.type == "cuda" and "cuda_rng" in payload:
+            torch.cuda.set_rng_state(payload["cuda_rng"], device)
         history = list(payload["history"])
         start_epoch = len(history)
     network.to(device)
@@ -116,47 +223,72 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         for k, v in state.items():
             if isinstance(v, torch.Tensor):
                 state[k] = v.to(device)
-    for epoch in range(start_epoch, settings.epochs):
-        network.train()
-        started = time.time()
-        totals = np.zeros(3)
-        variance_sum, n_rows = 0.0, 0
-        bar = tqdm(sampler, total=len(sampler), desc=f"epoch {epoch + 1}/{settings.epochs}",
-                   disable=not verbose, leave=False)
-        for step in bar:
-            loss, parts, variance = loss_module.batch_loss(network, corpus, step, augment_rng, device)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
-            optimizer.step()
-            totals += (float(loss.detach()), parts.get("contrastive", float(loss.detach())), parts.get("kl", 0.0))
-            variance_sum += float(variance.detach().log().mean(dim=1).exp().sum())
-            n_rows += len(step.formulas)
-            bar.set_postfix(loss=f"{totals[0] / (bar.n + 1):.4f}")
-        n_batches = len(sampler)
-        record = {
-            "epoch": epoch + 1,
-            "loss": float(totals[0] / n_batches),
-            "contrastive": float(totals[1] / n_batches),
-            "kl": float(totals[2] / n_batches),
-            "c": float(network.loss.log_c.detach().exp()),
-            "d": float(network.loss.log_d.detach().exp()),
-            "mean_uncertainty": variance_sum / max(n_rows, 1),
-            "seconds": time.time() - started,
-        }
-        history.append(record)
-        if verbose:
-            tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                for k, v in record.items()))
-        if checkpoint_path is not None or on_epoch_end is not None:
-            network.to("cpu")
-            if checkpoint_path is not None:
-                save_checkpoint(checkpoint_path, network, full=True, extra={
-                    "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
-                    "torch_rng": torch.get_rng_state(), "history": history,
-                    "settings": settings.__dict__, FINGERPRINT_KEY: fingerprint, **(extra or {})})
-            if on_epoch_end is not None:
-                on_epoch_end(epoch + 1, network, history)
-            network.to(device)
+    data = TrainingData(corpus, device, with_graphs=uses_structures and not side.external)
+    if side.external and uses_structures:
+        data.use_cached(structure_vectors)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and settings.precision == "bf16"
+                else contextlib.nullcontext())
+    with _numerics(device, settings):
+        for epoch in range(start_epoch, settings.epochs):
+            network.train()
+            started = time.time()
+            joint = epoch_is_joint(side, settings, epoch)
+            if side.frozen and uses_structures:
+                if joint:
+                    data.use_cached(None)
+                elif data.cached is None:
+                    data.use_cached(frozen_structure_vectors(network, data, fingerprint, cache_dir, verbose))
+            if not side.external:
+                network.structure.requires_grad_(joint)
+            totals = torch.zeros(4, dtype=torch.float64, device=device)  # loss, contrastive, kl, uncertainty
+            n_rows = 0
+            bar = tqdm(sampler, total=len(sampler), desc=f"epoch {epoch + 1}/{settings.epochs}",
+                       disable=not verbose, leave=False)
+            for step in bar:
+                with autocast:
+                    loss, parts, variance = loss_module.batch_loss(network, data, step, augment_rng)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
+                optimizer.step()
+                loss = loss.detach()
+                totals += torch.stack([loss.double(), torch.as_tensor(parts.get("contrastive", loss)).double(),
+                                       torch.as_tensor(parts.get("kl", 0.0)).double(),
+                                       variance.detach().float().log().mean(dim=1).exp().sum().double()])
+                n_rows += len(step.formulas)
+                if verbose and bar.n % 25 == 0:
+                    bar.set_postfix(loss=f"{float(totals[0]) / (bar.n + 1):.4f}")
+            n_batches = len(sampler)
+            totals = totals.cpu().numpy()
+            record = {
+                "epoch": epoch + 1,
+                "loss": float(totals[0] / n_batches),
+                "contrastive": float(totals[1] / n_batches),
+                "kl": float(totals[2] / n_batches),
+                "c": float(network.loss.log_c.detach().exp()),
+                "d": float(network.loss.log_d.detach().exp()),
+                "mean_uncertainty": float(totals[3]) / max(n_rows, 1),
+                "structure_side": "joint" if joint else "cached",
+                "seconds": time.time() - started,
+            }
+            history.append(record)
+            if verbose:
+                tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                    for k, v in record.items()))
+            if checkpoint_path is not None or on_epoch_end is not None:
+                network.to("cpu")
+                if checkpoint_path is not None:
+                    rng_states = {"torch_rng": torch.get_rng_state()}
+                    if device.type == "cuda":
+                        rng_states["cuda_rng"] = torch.cuda.get_rng_state(device)
+                    save_checkpoint(checkpoint_path, network, full=True, extra={
+                        "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
+                        **rng_states, "history": history,
+                        "settings": settings.__dict__, FINGERPRINT_KEY: fingerprint, **(extra or {})})
+                if on_epoch_end is not None:
+                    on_epoch_end(epoch + 1, network, history)
+                network.to(device)
+    if not side.external:
+        network.structure.requires_grad_(True)
     network.to("cpu").eval()
     return history

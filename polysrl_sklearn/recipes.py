@@ -34,9 +34,10 @@ from .datasets.paper import TABLE3, TEXT_SETTINGS
 #: Recipe fields that are :class:`~polysrl_sklearn.network.ModelConfig` fields.
 ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "hidden_dim", "stoichiometry_layers", "structure_layers", "set2set_steps", "n_samples", "beta",
-    "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling")
+    "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling", "structure_encoder")
 #: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
-TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs")
+TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs",
+                                    "warmup_epochs", "refresh_every")
 #: Recipe fields that ``PolySRLFeaturizer`` does not expose as parameters (fixed by the recipe).
 _NOT_FEATURIZER_PARAMETERS: frozenset[str] = frozenset({"set2set_steps", "num_gaussians"})
 
@@ -78,6 +79,12 @@ class Recipe:
         Adam learning rate; largest gradient norm.
     max_polymorphs : int
         Polymorphs of one formula drawn into a batch.
+    structure_encoder : str
+        The structure side (:mod:`polysrl_sklearn.structure_encoders`); the paper's is
+        ``"graph_network"``.
+    warmup_epochs, refresh_every : int
+        Joint epochs before a frozen structure side is cached; joint refresh
+        period after that (0: never).
     """
 
     name: str
@@ -99,6 +106,9 @@ class Recipe:
     learning_rate: float
     grad_clip: float
     max_polymorphs: int
+    structure_encoder: str = "graph_network"
+    warmup_epochs: int = 1
+    refresh_every: int = 0
 
     def architecture(self) -> dict[str, Any]:
         """The :class:`~polysrl_sklearn.network.ModelConfig` keyword arguments (no objective)."""
