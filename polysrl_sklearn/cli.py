@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
-from .recipes import DEFAULT_RECIPE, RECIPES, get_recipe
+from .recipes import DEFAULT_RECIPE, PRECISIONS, RECIPES, get_recipe
+from .structure_encoders import STRUCTURE_ENCODERS
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED_EXIT_STATUS = 130
@@ -56,6 +57,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
     prints where the last finished epoch's checkpoint is and how to resume,
     and returns 130.
     """
+    import numpy as np
     import pandas as pd
     import torch
 
@@ -65,6 +67,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
     from .objectives import get_objective
     from .pretraining import TrainingSettings, pretrain
     from .resume import ResumeError
+    from .structure_encoders import get_structure_encoder
 
     if args.resume and not Path(args.checkpoint).is_file():
         print(f"polysrl pretrain: --resume: no checkpoint at {args.checkpoint} yet; starting a new run",
@@ -72,7 +75,8 @@ def pretrain_command(args: argparse.Namespace) -> int:
     if args.export_every is not None and (args.export_every < 1 or not args.export):
         raise SystemExit("--export-every K needs K >= 1 and --export PATH (snapshots are named after it)")
     overrides = {key: getattr(args, key) for key in ("hidden_dim", "epochs", "batch_size", "learning_rate",
-                                                      "cutoff", "max_neighbors", "max_polymorphs")
+                                                      "cutoff", "max_neighbors", "max_polymorphs",
+                                                      "structure_encoder", "warmup_epochs", "refresh_every")
                  if getattr(args, key) is not None}
     recipe = get_recipe(args.recipe).replace(**overrides)
     torch.set_num_threads(args.threads) if args.threads else None
@@ -93,10 +97,15 @@ def pretrain_command(args: argparse.Namespace) -> int:
           f"({int((corpus.polymorph_counts >= 2).sum())} polymorphic); dropped "
           f"{ {k: len(v) for k, v in corpus.dropped.items()} }; held out {int(held_out.sum())} formulas; "
           f"graphs ready in {graph_seconds:.0f} s", flush=True)
-    config = ModelConfig(**recipe.architecture(), objective=args.objective)
+    structure_vectors = None
+    if get_structure_encoder(recipe.structure_encoder).external and get_objective(args.objective).uses_structures:
+        all_vectors = external_structure_vectors(args, corpus)
+        structure_vectors = all_vectors[np.flatnonzero(~held_out[corpus.formula_of_structure])]
+    config = ModelConfig(**recipe.architecture(), objective=args.objective,
+                         structure_target_dim=0 if structure_vectors is None else int(structure_vectors.shape[1]))
     torch.manual_seed(args.seed)
     network = PolySRLNetwork(config)
-    settings = TrainingSettings(**recipe.training(), seed=args.seed)
+    settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision)
     held = [f for f, h in zip(corpus.formulas, held_out) if h]
     corpus_info = {"file": Path(args.property_table or args.data or "").name, "limit": args.limit,
                    "structures": len(corpus.names), "formulas": len(corpus.formulas), "dropped": corpus.dropped}
@@ -112,7 +121,8 @@ def pretrain_command(args: argparse.Namespace) -> int:
 
     try:
         history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
-                           resume=args.resume, verbose=True,
+                           resume=args.resume, verbose=True, structure_vectors=structure_vectors,
+                           cache_dir=args.cache_dir,
                            extra={"held_out_formulas": held, "corpus": corpus_info},
                            on_epoch_end=export_snapshot if args.export_every else None)
     except (ResumeError, ModelFileError) as exc:
@@ -131,6 +141,19 @@ def pretrain_command(args: argparse.Namespace) -> int:
         print(f"exported stoichiometry encoder to {args.export}")
     print(json.dumps(history[-1], default=float))
     return 0
+
+
+def external_structure_vectors(args: argparse.Namespace, corpus) -> np.ndarray:
+    """CHGNet vectors of every structure of an MP corpus, in corpus order, cached under ``--cache-dir``."""
+    from .chgnet_vectors import chgnet_structure_vectors
+    from .corpus import iter_mp_lines
+    from .resume import corpus_fingerprint
+
+    wanted = set(corpus.names)
+    # corpus structures keep the file's order (corpus_from_mp_jsonl)
+    lines = [line for line in iter_mp_lines(args.data, args.limit) if json.loads(line)["material_id"] in wanted]
+    return chgnet_structure_vectors(lines, cache_dir=args.cache_dir, key_parts=(corpus_fingerprint(corpus),),
+                                    verbose=True)
 
 
 def export_command(args: argparse.Namespace) -> int:
@@ -277,6 +300,15 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--max-polymorphs", type=int, default=None, help="default: the recipe's")
     p.add_argument("--cutoff", type=float, default=None, help="crystal-graph radius in Angstrom (default: the recipe's)")
     p.add_argument("--max-neighbors", type=int, default=None, help="default: the recipe's")
+    p.add_argument("--structure-encoder", default=None, choices=list(STRUCTURE_ENCODERS),
+                   help="structure side (default: the recipe's, graph_network); *_frozen: joint warm-up, then "
+                        "cached; chgnet: CHGNet vectors (extra 'chgnet')")
+    p.add_argument("--warmup-epochs", type=int, default=None,
+                   help="frozen structure sides: joint epochs before caching (default: the recipe's)")
+    p.add_argument("--refresh-every", type=int, default=None,
+                   help="frozen structure sides: a joint epoch and a new cache every K epochs (0: never)")
+    p.add_argument("--precision", default="fp32", choices=list(PRECISIONS),
+                   help="CUDA arithmetic: fp32, tf32 matrix products, or bf16 autocast")
     p.add_argument("--holdout", type=float, default=0.05, help="fraction of formulas held out")
     p.add_argument("--limit", type=int, default=None, help="use only the first N structures")
     p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "polysrl"))

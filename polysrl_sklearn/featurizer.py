@@ -22,8 +22,8 @@ from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoi
 from .objectives import OBJECTIVES, get_objective
 from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_REAL, PRETRAINED
 from .pretraining import PRECISIONS, TrainingSettings, pretrain, resolve_device
-from .resume import corpus_fingerprint
 from .recipes import DEFAULTS, RECIPES, get_recipe
+from .resume import corpus_fingerprint
 from .shipped import DEFAULT_CHECKPOINT, RANDOM_INIT, SHIPPED_MODELS, resolve_pretrained  # noqa: F401 - re-exported
 from .stoichiometry_graph import build_stoichiometry_batch
 from .structure_encoders import STRUCTURE_ENCODERS, get_structure_encoder

@@ -15,15 +15,12 @@ import torch
 from .corpus import StructureCorpus
 from .network import PolySRLNetwork, load_checkpoint, save_checkpoint
 from .objectives import objective_loss
-from .recipes import DEFAULTS
+from .recipes import DEFAULTS, PRECISIONS
 from .resume import FINGERPRINT_KEY, ResumeError, check_resumable, corpus_fingerprint
 from .sampler import PolymorphBatchSampler
 from .structure_encoders import StructureEncoderChoice, get_structure_encoder
 from .training_data import TrainingData
 from .vector_cache import cache_key, cached_vectors
-
-#: ``TrainingSettings.precision`` choices.
-PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
 
 
 @dataclass

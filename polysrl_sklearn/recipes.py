@@ -38,6 +38,8 @@ ARCHITECTURE_FIELDS: tuple[str, ...] = (
 #: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
 TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs",
                                     "warmup_epochs", "refresh_every")
+#: ``TrainingSettings.precision`` choices (CUDA arithmetic; not part of a recipe).
+PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
 #: Recipe fields that ``PolySRLFeaturizer`` does not expose as parameters (fixed by the recipe).
 _NOT_FEATURIZER_PARAMETERS: frozenset[str] = frozenset({"set2set_steps", "num_gaussians"})
 

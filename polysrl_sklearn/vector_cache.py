@@ -107,7 +107,7 @@ def cached_vectors(compute: Callable[[np.ndarray], np.ndarray], n_items: int,
                              f"chunk_size={stored['chunk_size']}; this call asks for {n_items}, {chunk_size}")
     parts: list[np.ndarray | None] = [None] * len(starts)
     todo = []
-    for k, start in enumerate(starts):
+    for k in range(len(starts)):
         part = None if folder is None else folder / f"part-{k:05d}.npy"
         if part is not None and part.is_file():
             parts[k] = np.load(part)
