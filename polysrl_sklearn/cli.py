@@ -76,7 +76,9 @@ def pretrain_command(args: argparse.Namespace) -> int:
         raise SystemExit("--export-every K needs K >= 1 and --export PATH (snapshots are named after it)")
     overrides = {key: getattr(args, key) for key in ("hidden_dim", "epochs", "batch_size", "learning_rate",
                                                       "cutoff", "max_neighbors", "max_polymorphs",
-                                                      "structure_encoder", "warmup_epochs", "refresh_every")
+                                                      "structure_encoder", "warmup_epochs", "refresh_every",
+                                                      "element_features", "element_skip", "positive_weight",
+                                                      "polymorph_spread", "decorrelation", "lr_schedule", "beta")
                  if getattr(args, key) is not None}
     recipe = get_recipe(args.recipe).replace(**overrides)
     torch.set_num_threads(args.threads) if args.threads else None
@@ -309,6 +311,17 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                    help="frozen structure sides: a joint epoch and a new cache every K epochs (0: never)")
     p.add_argument("--precision", default="fp32", choices=list(PRECISIONS),
                    help="CUDA arithmetic: fp32, tf32 matrix products, or bf16 autocast")
+    p.add_argument("--element-features", default=None, choices=["matscholar", "magpie", "both"],
+                   help="element input table (default: the recipe's, matscholar)")
+    p.add_argument("--element-skip", action=argparse.BooleanOptionalAction, default=None,
+                   help="fraction-pooled input-feature skip into the mean vector")
+    p.add_argument("--positive-weight", type=float, default=None, help="weight of positive pairs (paper: 1)")
+    p.add_argument("--polymorph-spread", type=float, default=None,
+                   help="weight of the polymorph-spread likelihood term (paper: 0)")
+    p.add_argument("--decorrelation", type=float, default=None,
+                   help="weight of the VICReg-style variance-covariance penalty (paper: 0)")
+    p.add_argument("--beta", type=float, default=None, help="KL weight (default: the recipe's)")
+    p.add_argument("--lr-schedule", default=None, choices=["constant", "cosine"])
     p.add_argument("--holdout", type=float, default=0.05, help="fraction of formulas held out")
     p.add_argument("--limit", type=int, default=None, help="use only the first N structures")
     p.add_argument("--cache-dir", default=str(Path.home() / ".cache" / "polysrl"))

@@ -1,8 +1,16 @@
-"""Element feature table: matminer's shipped matscholar element embeddings.
+"""Element feature tables, shipped with matminer (nothing is downloaded).
 
-The stoichiometry graph of a composition has one node per element; its input
-features are the 200-dimensional matscholar word embeddings of that element
-(Tshitoyan et al., 2019) as shipped with matminer, so nothing is downloaded.
+The stoichiometry graph of a composition has one node per element. Its input
+features are one of the tables of :data:`ELEMENT_TABLES` (``ModelConfig.element_features``):
+
+* ``"matscholar"`` -- the 200-dimensional matscholar word embeddings (Tshitoyan et
+  al., 2019), the default and the table of the shipped models;
+* ``"magpie"`` -- the 22 elemental properties behind Magpie's composition features
+  (Ward et al., 2016), each standardised over the elements;
+* ``"both"`` -- the two concatenated (222 columns).
+
+Every table has the rows of :func:`element_table` (the matscholar symbols), so
+the set of accepted elements does not depend on the choice.
 """
 
 from __future__ import annotations
@@ -73,3 +81,33 @@ def element_table_by_atomic_number() -> np.ndarray:
     for symbol, row in zip(symbols, features):
         table[Element(symbol).Z] = row
     return table
+
+
+#: Names of the element input tables (``ModelConfig.element_features``).
+ELEMENT_TABLES: tuple[str, ...] = ("matscholar", "magpie", "both")
+
+
+@lru_cache(maxsize=1)
+def magpie_element_table() -> np.ndarray:
+    """Magpie's 22 elemental properties for the rows of :func:`element_table`, standardised, (n_elements, 22)."""
+    from matminer.featurizers.composition import ElementProperty
+    from pymatgen.core import Element
+
+    preset = ElementProperty.from_preset("magpie")
+    symbols, _ = element_table()
+    values = np.array([[preset.data_source.get_elemental_property(Element(s), p) for p in preset.features]
+                       for s in symbols], dtype=np.float64)
+    values = np.where(np.isfinite(values), values, np.nanmean(values, axis=0))
+    scale = values.std(axis=0)
+    return ((values - values.mean(axis=0)) / np.where(scale > 0, scale, 1.0)).astype(np.float32)
+
+
+def element_features(name: str = "matscholar") -> np.ndarray:
+    """The element input table ``name`` (see :data:`ELEMENT_TABLES`), rows as in :func:`element_table`."""
+    if name == "matscholar":
+        return element_table()[1]
+    if name == "magpie":
+        return magpie_element_table()
+    if name == "both":
+        return np.concatenate([element_table()[1], magpie_element_table()], axis=1)
+    raise ValueError(f"unknown element_features {name!r}; choose one of {ELEMENT_TABLES}")

@@ -180,11 +180,15 @@ class StoichiometryEncoder(nn.Module):
         The variance head outputs ``exp(log_var)`` with ``log_var`` squashed
         smoothly into these bounds, so variances can neither explode nor
         reach zero.
+    element_skip : bool
+        Add a linear map of the fraction-weighted mean of the *input* element
+        features to the mean vector, a path around the message passing that
+        keeps the chemistry of the input in the representation.
     """
 
     def __init__(self, element_features: torch.Tensor, hidden: int,
                  num_layers: int = DEFAULTS.stoichiometry_layers, set2set_steps: int = DEFAULTS.set2set_steps,
-                 log_variance_bounds: tuple[float, float] = (-10.0, 3.0)) -> None:
+                 log_variance_bounds: tuple[float, float] = (-10.0, 3.0), element_skip: bool = False) -> None:
         super().__init__()
         self.register_buffer("element_features", element_features.float())
         self.input = nn.Linear(element_features.shape[1], hidden)
@@ -198,12 +202,14 @@ class StoichiometryEncoder(nn.Module):
         self.log_variance_bounds = tuple(float(b) for b in log_variance_bounds)
         self.hidden = hidden
         self.set2set_steps = set2set_steps
+        self.element_skip = nn.Linear(element_features.shape[1], hidden) if element_skip else None
 
     def reset_parameters(self) -> None:
         """Draw new weights (uses the torch RNG; construction does not call it)."""
         for module in (self.input, *self.convs, self.reduce, self.mean_pool, self.var_pool, self.mean_out,
-                       self.var_out):
-            module.reset_parameters()
+                       self.var_out, self.element_skip):
+            if module is not None:
+                module.reset_parameters()
 
     def __repr__(self) -> str:
         return (f"{self.__class__.__name__}({self.element_features.shape[0]} elements, {self.hidden}, "
@@ -224,7 +230,10 @@ class StoichiometryEncoder(nn.Module):
                        dim_size=graphs.num_graphs, reduce="sum")
 
     def _mean_head(self, z_nodes: torch.Tensor, pooled: torch.Tensor, graphs: StoichiometryBatch) -> torch.Tensor:
-        return self.mean_out(self.mean_pool(z_nodes, graphs.batch, dim_size=graphs.num_graphs)) + pooled
+        mean = self.mean_out(self.mean_pool(z_nodes, graphs.batch, dim_size=graphs.num_graphs)) + pooled
+        if self.element_skip is not None:
+            mean = mean + self.element_skip(self._fraction_pool(self.element_features[graphs.element], graphs))
+        return mean
 
     def mean_vector(self, graphs: StoichiometryBatch) -> torch.Tensor:
         """The mean vectors alone, (num_graphs, hidden); skips the variance head (fine-tuning)."""

@@ -18,11 +18,12 @@ from sklearn.utils.validation import check_is_fitted
 from .architecture import architecture_params, check_agrees_with_checkpoint, with_defaults
 from .composition import as_composition_list, parse_composition
 from .corpus import corpus_from_property_table, corpus_from_structures
+from .elements import ELEMENT_TABLES
 from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
 from .objectives import OBJECTIVES, get_objective
 from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_REAL, PRETRAINED
-from .pretraining import PRECISIONS, TrainingSettings, pretrain, resolve_device
-from .recipes import DEFAULTS, RECIPES, get_recipe
+from .pretraining import TrainingSettings, pretrain, resolve_device
+from .recipes import DEFAULTS, LR_SCHEDULES, PRECISIONS, RECIPES, get_recipe
 from .resume import corpus_fingerprint
 from .shipped import DEFAULT_CHECKPOINT, RANDOM_INIT, SHIPPED_MODELS, resolve_pretrained  # noqa: F401 - re-exported
 from .stoichiometry_graph import build_stoichiometry_batch
@@ -112,6 +113,18 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         (frozen and cached after ``warmup_epochs``), "species_graph_network"
         (atoms start from their element embedding), "species_graph_network_frozen",
         or "chgnet" (CHGNet crystal vectors; ``pip install polysrl-sklearn[chgnet]``).
+    element_features : {"matscholar", "magpie", "both"} or None, default=None (new networks: "matscholar")
+        Element input table of the stoichiometry graph (:mod:`polysrl_sklearn.elements`).
+    element_skip : bool or None, default=None (new networks: False)
+        Add a linear map of the fraction-weighted mean of the input element
+        features to the mean vector (keeps the input's chemistry).
+    positive_weight : float or None, default=None (new networks: 1.0)
+        Weight of a positive pair against a negative one in the soft contrastive loss.
+    polymorph_spread : float or None, default=None (new networks: 0.0)
+        Weight of the polymorph-spread term (negative log-likelihood of each
+        polymorph vector under its formula's Gaussian).
+    decorrelation : float or None, default=None (new networks: 0.0)
+        Weight of the VICReg-style variance-covariance penalty on the batch's mean vectors.
     epochs : int, default=22
     batch_size : int, default=256
         Formulas per pretraining batch.
@@ -124,6 +137,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     refresh_every : int, default=0
         Frozen structure sides: every ``refresh_every``-th epoch after the
         warm-up trains the structure encoder again and refreshes the cache (0: never).
+    lr_schedule : {"constant", "cosine"}, default="constant"
+        Learning rate over the epochs.
     precision : {"fp32", "tf32", "bf16"}, default="fp32"
         Arithmetic of pretraining on CUDA (ignored on the CPU).
     device : str, default="auto"
@@ -179,6 +194,11 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "max_neighbors": [POSITIVE_INT, None],
         "structure_pooling": [StrOptions({"mean", "sum"}), None],
         "structure_encoder": [StrOptions(set(STRUCTURE_ENCODERS)), None],
+        "element_features": [StrOptions(set(ELEMENT_TABLES)), None],
+        "element_skip": ["boolean", None],
+        "positive_weight": [POSITIVE_REAL, None],
+        "polymorph_spread": [Interval(Real, 0, None, closed="left"), None],
+        "decorrelation": [Interval(Real, 0, None, closed="left"), None],
         "epochs": [POSITIVE_INT],
         "batch_size": [POSITIVE_INT],
         "learning_rate": [POSITIVE_REAL],
@@ -187,6 +207,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "warmup_epochs": [NON_NEGATIVE_INT],
         "refresh_every": [NON_NEGATIVE_INT],
         "precision": [StrOptions(set(PRECISIONS))],
+        "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
         "device": DEVICE,
         "transform_batch_size": [POSITIVE_INT],
         "graph_cache_dir": [str, os.PathLike, None],
@@ -201,11 +222,14 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  n_samples: int | None = None, beta: float | None = None, init_c: float | None = None,
                  init_d: float | None = None, cutoff: float | None = None,
                  max_neighbors: int | None = None, structure_pooling: str | None = None,
-                 structure_encoder: str | None = None,
+                 structure_encoder: str | None = None, element_features: str | None = None,
+                 element_skip: bool | None = None, positive_weight: float | None = None,
+                 polymorph_spread: float | None = None, decorrelation: float | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
                  max_polymorphs: int = DEFAULTS.max_polymorphs, warmup_epochs: int = DEFAULTS.warmup_epochs,
-                 refresh_every: int = DEFAULTS.refresh_every, precision: str = "fp32", device: str = "auto",
+                 refresh_every: int = DEFAULTS.refresh_every, lr_schedule: str = DEFAULTS.lr_schedule,
+                 precision: str = "fp32", device: str = "auto",
                  transform_batch_size: int = 8192,
                  graph_cache_dir: str | os.PathLike | None = None, n_jobs: int | None = -1,
                  random_state: int | None = None, verbose: bool = False) -> None:
@@ -222,6 +246,11 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.max_neighbors = max_neighbors
         self.structure_pooling = structure_pooling
         self.structure_encoder = structure_encoder
+        self.element_features = element_features
+        self.element_skip = element_skip
+        self.positive_weight = positive_weight
+        self.polymorph_spread = polymorph_spread
+        self.decorrelation = decorrelation
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -229,6 +258,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.max_polymorphs = max_polymorphs
         self.warmup_epochs = warmup_epochs
         self.refresh_every = refresh_every
+        self.lr_schedule = lr_schedule
         self.precision = precision
         self.device = device
         self.transform_batch_size = transform_batch_size
@@ -366,7 +396,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                 network = PolySRLNetwork(config)
                 settings = TrainingSettings(self.epochs, self.batch_size, self.learning_rate,
                                             self.grad_clip, self.max_polymorphs, seed, self.warmup_epochs,
-                                            self.refresh_every, self.precision)
+                                            self.refresh_every, self.precision, lr_schedule=self.lr_schedule)
                 history = pretrain(network, corpus, settings, self.device, checkpoint,
                                    resume=checkpoint is not None, verbose=self.verbose,
                                    structure_vectors=vectors, cache_dir=self.graph_cache_dir)

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .elements import element_table, element_table_by_atomic_number
+from .elements import element_features, element_table, element_table_by_atomic_number
 from .encoders import StoichiometryEncoder, StructureEncoder
 from .model_files import STATE_CHECKSUM_KEY, ModelFileError, read_model_file, state_checksum
 from .objectives import SoftContrastiveLoss, get_objective
@@ -46,6 +46,14 @@ class ModelConfig:
     structure_encoder: str = DEFAULT_STRUCTURE_ENCODER
     #: Width of externally computed structure vectors (``structure_encoder="chgnet"``); 0 otherwise.
     structure_target_dim: int = 0
+    #: Element input table (:data:`polysrl_sklearn.elements.ELEMENT_TABLES`).
+    element_features: str = "matscholar"
+    #: Fraction-pooled input-feature skip into the mean vector.
+    element_skip: bool = False
+    #: Loss levers of :class:`~polysrl_sklearn.objectives.SoftContrastiveLoss` (1, 0, 0: the paper's loss).
+    positive_weight: float = 1.0
+    polymorph_spread: float = 0.0
+    decorrelation: float = 0.0
 
 
 class PolySRLNetwork(nn.Module):
@@ -58,7 +66,8 @@ class PolySRLNetwork(nn.Module):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
-        symbols, features = element_table()
+        symbols, _ = element_table()
+        features = element_features(config.element_features)
         if not config.element_symbols:
             config.element_symbols = symbols
         elif tuple(config.element_symbols) != symbols:
@@ -66,7 +75,7 @@ class PolySRLNetwork(nn.Module):
         self.config = config
         self.stoichiometry = StoichiometryEncoder(
             torch.from_numpy(features), config.hidden_dim, config.stoichiometry_layers,
-            config.set2set_steps)
+            config.set2set_steps, element_skip=config.element_skip)
         side = get_structure_encoder(config.structure_encoder)
         if side.external and config.structure_target_dim < 1:
             raise ValueError(f"structure_encoder={side.name!r} needs structure_target_dim, the width of its vectors")
@@ -80,7 +89,8 @@ class PolySRLNetwork(nn.Module):
         # saved in full checkpoints, whatever the objective); the other objectives' losses have no
         # parameters (see objectives.objective_loss)
         n_samples = 0 if objective.loss is SoftContrastiveLoss and not objective.samples else config.n_samples
-        self.loss = SoftContrastiveLoss(n_samples, config.beta, config.init_c, config.init_d)
+        self.loss = SoftContrastiveLoss(n_samples, config.beta, config.init_c, config.init_d,
+                                        config.positive_weight, config.polymorph_spread, config.decorrelation)
         if objective.pretrains_from == "targets":
             self.property_head = nn.Linear(config.hidden_dim, 1)
         # cached vectors of another width reach the loss through a trainable linear map

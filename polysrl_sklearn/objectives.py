@@ -63,6 +63,32 @@ def _scatter_logsumexp(values: torch.Tensor, index: torch.Tensor, size: int) -> 
     return summed.log() + peak
 
 
+def polymorph_nll(mean: torch.Tensor, variance: torch.Tensor, structure_vectors: torch.Tensor,
+                  owner: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood per dimension of each structure vector under its owner's Gaussian.
+
+    ``0.5 * mean_d((z_p - mu_a)^2 / var_a + log var_a)`` (constant dropped),
+    averaged over structures. Its minimum over the variance is the squared
+    distance of the polymorphs from the mean, so the variance learns the spread.
+    """
+    mu, var = mean[owner], variance[owner]
+    return 0.5 * ((structure_vectors - mu).pow(2) / var + var.log()).mean()
+
+
+def variance_covariance_penalty(vectors: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
+    """VICReg's anti-collapse terms on a batch of vectors (Bardes et al., 2022).
+
+    Mean hinge ``relu(1 - std_d)`` over dimensions plus the sum of squared
+    off-diagonal covariances divided by the width.
+    """
+    n, width = vectors.shape
+    centred = vectors - vectors.mean(dim=0)
+    std = torch.sqrt(centred.pow(2).sum(dim=0) / max(n - 1, 1) + eps)
+    covariance = centred.T @ centred / max(n - 1, 1)
+    off_diagonal = covariance.pow(2).sum() - torch.diagonal(covariance).pow(2).sum()
+    return torch.relu(1.0 - std).mean() + off_diagonal / width
+
+
 def gaussian_kl(mean: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, diag(variance)) || N(0, I)) per row."""
     return 0.5 * (variance + mean.pow(2) - 1.0 - variance.log()).sum(dim=-1)
@@ -102,15 +128,32 @@ class SoftContrastiveLoss(nn.Module):
         Weight of the KL divergence to the standard normal.
     init_c, init_d : float
         Initial values of the soft threshold parameters (paper: 20, 20).
+    positive_weight : float
+        Weight of a positive pair against a negative one in the mean over the
+        batch's n x n pairs (paper: 1; about n - 1 balances the n positives
+        against the n(n-1) negatives).
+    polymorph_spread : float
+        Weight of the polymorph-spread term: the negative log-likelihood, per
+        dimension, of each sampled polymorph vector under its formula's Gaussian,
+        so that the variance learns how far the polymorphs lie from the mean
+        (0: off, the paper).
+    decorrelation : float
+        Weight of a VICReg-style anti-collapse term on the batch's mean
+        vectors: hinge on each dimension's standard deviation below 1 plus
+        the squared off-diagonal covariances / F (0: off, the paper).
     """
 
     def __init__(self, n_samples: int = DEFAULTS.n_samples, beta: float = DEFAULTS.beta,
-                 init_c: float = DEFAULTS.init_c, init_d: float = DEFAULTS.init_d) -> None:
+                 init_c: float = DEFAULTS.init_c, init_d: float = DEFAULTS.init_d,
+                 positive_weight: float = 1.0, polymorph_spread: float = 0.0, decorrelation: float = 0.0) -> None:
         super().__init__()
         if n_samples < 0:
             raise ValueError(f"n_samples must be >= 0, got {n_samples}")
         self.n_samples = n_samples
         self.beta = beta
+        self.positive_weight = float(positive_weight)
+        self.polymorph_spread = float(polymorph_spread)
+        self.decorrelation = float(decorrelation)
         self.init_c = float(init_c)
         self.init_d = float(init_d)
         self.log_c = nn.Parameter(torch.empty(()))
@@ -124,8 +167,11 @@ class SoftContrastiveLoss(nn.Module):
             self.log_d.fill_(math.log(self.init_d))
 
     def extra_repr(self) -> str:
+        extras = "".join(f", {name}={getattr(self, name):g}" for name in
+                         ("positive_weight", "polymorph_spread", "decorrelation")
+                         if getattr(self, name) != (1.0 if name == "positive_weight" else 0.0))
         return (f"n_samples={self.n_samples}, beta={self.beta:g}, c={float(self.log_c.detach().exp()):.4g}, "
-                f"d={float(self.log_d.detach().exp()):.4g}")
+                f"d={float(self.log_d.detach().exp()):.4g}{extras}")
 
     def forward(self, mean: torch.Tensor, variance: torch.Tensor, structure_vectors: torch.Tensor,
                 owner: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
@@ -161,10 +207,24 @@ class SoftContrastiveLoss(nn.Module):
         log_match = _scatter_logsumexp(torch.logsumexp(F.logsigmoid(logits), dim=1), owner, n) - log_norm
         log_mismatch = _scatter_logsumexp(torch.logsumexp(F.logsigmoid(-logits), dim=1), owner, n) - log_norm
         positive = torch.eye(n, dtype=torch.bool, device=mean.device)
-        contrastive = -torch.where(positive, log_match, log_mismatch).mean()
+        pair_losses = -torch.where(positive, log_match, log_mismatch)
+        if self.positive_weight == 1.0:
+            contrastive = pair_losses.mean()
+        else:
+            weights = 1.0 + (self.positive_weight - 1.0) * positive.to(pair_losses.dtype)
+            contrastive = (weights * pair_losses).sum() / weights.sum()
         kl = gaussian_kl(mean, variance).mean()
         loss = contrastive + self.beta * kl
-        return loss, {"contrastive": contrastive.detach(), "kl": kl.detach()}
+        parts = {"contrastive": contrastive.detach(), "kl": kl.detach()}
+        if self.polymorph_spread > 0:
+            spread = polymorph_nll(mean, variance, structure_vectors, owner)
+            loss = loss + self.polymorph_spread * spread
+            parts["spread"] = spread.detach()
+        if self.decorrelation > 0:
+            penalty = variance_covariance_penalty(mean)
+            loss = loss + self.decorrelation * penalty
+            parts["decorrelation"] = penalty.detach()
+        return loss, parts
 
     def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
                    rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import time
 from collections.abc import Callable, Iterator
@@ -15,7 +16,7 @@ import torch
 from .corpus import StructureCorpus
 from .network import PolySRLNetwork, load_checkpoint, save_checkpoint
 from .objectives import objective_loss
-from .recipes import DEFAULTS, PRECISIONS
+from .recipes import DEFAULTS, LR_SCHEDULES, PRECISIONS
 from .resume import FINGERPRINT_KEY, ResumeError, check_resumable, corpus_fingerprint
 from .sampler import PolymorphBatchSampler
 from .structure_encoders import StructureEncoderChoice, get_structure_encoder
@@ -47,6 +48,10 @@ class TrainingSettings:
     precision : {"fp32", "tf32", "bf16"}
         On CUDA: full fp32, TF32 matrix products, or bf16 autocast of the
         encoders (the losses stay fp32). Ignored on the CPU.
+    lr_schedule : {"constant", "cosine"}
+        Learning rate of each epoch: constant, or cosine decay from
+        ``learning_rate`` towards 0 over ``epochs`` (set at each epoch's start,
+        so a resumed run follows the same schedule).
     deterministic : bool
         On CUDA, use deterministic kernels (``torch.use_deterministic_algorithms``)
         so that a seeded run repeats exactly. CPU runs are deterministic anyway.
@@ -62,6 +67,7 @@ class TrainingSettings:
     refresh_every: int = DEFAULTS.refresh_every
     precision: str = "fp32"
     deterministic: bool = True
+    lr_schedule: str = DEFAULTS.lr_schedule
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -69,6 +75,13 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def epoch_learning_rate(settings: TrainingSettings, epoch: int) -> float:
+    """Learning rate of ``epoch`` (0-based) under ``settings.lr_schedule``."""
+    if settings.lr_schedule == "cosine":
+        return settings.learning_rate * 0.5 * (1.0 + math.cos(math.pi * epoch / settings.epochs))
+    return settings.learning_rate
 
 
 def epoch_is_joint(side: StructureEncoderChoice, settings: TrainingSettings, epoch: int) -> bool:
@@ -188,6 +201,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     device = resolve_device(device)
     if settings.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {settings.precision!r}")
+    if settings.lr_schedule not in LR_SCHEDULES:
+        raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {settings.lr_schedule!r}")
     side = get_structure_encoder(network.config.structure_encoder)
     uses_structures = get_objective(network.config.objective).uses_structures
     if side.external and uses_structures and structure_vectors is None:
@@ -229,6 +244,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         for epoch in range(start_epoch, settings.epochs):
             network.train()
             started = time.time()
+            for group in optimizer.param_groups:
+                group["lr"] = epoch_learning_rate(settings, epoch)
             joint = epoch_is_joint(side, settings, epoch)
             if side.frozen and uses_structures:
                 if joint:
@@ -265,6 +282,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                 "c": float(network.loss.log_c.detach().exp()),
                 "d": float(network.loss.log_d.detach().exp()),
                 "mean_uncertainty": float(totals[3]) / max(n_rows, 1),
+                "learning_rate": optimizer.param_groups[0]["lr"],
                 "structure_side": "joint" if joint else "cached",
                 "seconds": time.time() - started,
             }

@@ -34,10 +34,13 @@ from .datasets.paper import TABLE3, TEXT_SETTINGS
 #: Recipe fields that are :class:`~polysrl_sklearn.network.ModelConfig` fields.
 ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "hidden_dim", "stoichiometry_layers", "structure_layers", "set2set_steps", "n_samples", "beta",
-    "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling", "structure_encoder")
+    "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling", "structure_encoder",
+    "element_features", "element_skip", "positive_weight", "polymorph_spread", "decorrelation")
 #: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
 TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs",
-                                    "warmup_epochs", "refresh_every")
+                                    "warmup_epochs", "refresh_every", "lr_schedule")
+#: ``TrainingSettings.lr_schedule`` choices.
+LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 #: ``TrainingSettings.precision`` choices (CUDA arithmetic; not part of a recipe).
 PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
 #: Recipe fields that ``PolySRLFeaturizer`` does not expose as parameters (fixed by the recipe).
@@ -87,6 +90,15 @@ class Recipe:
     warmup_epochs, refresh_every : int
         Joint epochs before a frozen structure side is cached; joint refresh
         period after that (0: never).
+    element_features : {"matscholar", "magpie", "both"}
+        Element input table (:mod:`polysrl_sklearn.elements`).
+    element_skip : bool
+        Fraction-pooled input-feature skip into the mean vector.
+    positive_weight, polymorph_spread, decorrelation : float
+        Loss levers of :class:`~polysrl_sklearn.objectives.SoftContrastiveLoss`
+        (1, 0, 0: the paper's loss).
+    lr_schedule : {"constant", "cosine"}
+        Learning-rate schedule over the epochs.
     """
 
     name: str
@@ -111,6 +123,12 @@ class Recipe:
     structure_encoder: str = "graph_network"
     warmup_epochs: int = 1
     refresh_every: int = 0
+    element_features: str = "matscholar"
+    element_skip: bool = False
+    positive_weight: float = 1.0
+    polymorph_spread: float = 0.0
+    decorrelation: float = 0.0
+    lr_schedule: str = "constant"
 
     def architecture(self) -> dict[str, Any]:
         """The :class:`~polysrl_sklearn.network.ModelConfig` keyword arguments (no objective)."""

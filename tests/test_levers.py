@@ -1,0 +1,119 @@
+"""The recipe levers of the representation study: each one does what its documentation says."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from polysrl_sklearn import PolySRLFeaturizer
+from polysrl_sklearn.elements import ELEMENT_TABLES, element_features, element_table
+from polysrl_sklearn.network import ModelConfig, PolySRLNetwork
+from polysrl_sklearn.objectives import SoftContrastiveLoss, polymorph_nll, variance_covariance_penalty
+from polysrl_sklearn.pretraining import TrainingSettings, epoch_learning_rate
+from polysrl_sklearn.recipes import get_recipe
+
+
+@pytest.mark.parametrize("name,width", [("matscholar", 200), ("magpie", 22), ("both", 222)])
+def test_element_tables_share_the_rows(name, width):
+    table = element_features(name)
+    assert table.shape == (len(element_table()[0]), width) and np.isfinite(table).all()
+    if name == "magpie":
+        assert np.allclose(table.mean(axis=0), 0, atol=1e-5)
+    with torch.no_grad():
+        network = PolySRLNetwork(ModelConfig(hidden_dim=8, element_features=name))
+    assert network.stoichiometry.element_features.shape[1] == width
+    assert set(ELEMENT_TABLES) == {"matscholar", "magpie", "both"}
+
+
+def test_unknown_element_table_is_refused():
+    with pytest.raises(ValueError, match="element_features"):
+        element_features("oliynyk")
+
+
+def test_element_skip_adds_the_pooled_input_features():
+    torch.manual_seed(0)
+    network = PolySRLNetwork(ModelConfig(hidden_dim=8, element_skip=True))
+    featurizer = PolySRLFeaturizer(pretrained=None, hidden_dim=8, element_skip=True, random_state=0).fit(["NaCl"])
+    assert featurizer.network_.stoichiometry.element_skip is not None
+    encoder = network.stoichiometry
+    from polysrl_sklearn.composition import parse_composition
+    from polysrl_sklearn.stoichiometry_graph import build_stoichiometry_batch
+
+    batch = build_stoichiometry_batch([parse_composition("Fe2O3")])
+    with torch.no_grad():
+        with_skip = encoder.mean_vector(batch)
+        skip = encoder.element_skip
+        encoder.element_skip = None
+        without = encoder.mean_vector(batch)
+        pooled = (batch.fraction.unsqueeze(-1) * encoder.element_features[batch.element]).sum(0, keepdim=True)
+    assert torch.allclose(with_skip - without, skip(pooled), atol=1e-6)
+
+
+def test_polymorph_nll_is_smallest_at_the_polymorph_spread():
+    mean = torch.zeros(1, 3)
+    vectors = torch.tensor([[0.5, 0.5, 0.5], [-0.5, -0.5, -0.5]])
+    owner = torch.tensor([0, 0])
+    values = {v: float(polymorph_nll(mean, torch.full((1, 3), v), vectors, owner)) for v in (0.05, 0.25, 1.0)}
+    assert min(values, key=values.get) == 0.25
+
+
+def test_variance_covariance_penalty_is_zero_for_spread_uncorrelated_vectors():
+    rng = np.random.default_rng(0)
+    white = torch.from_numpy(np.linalg.qr(rng.normal(size=(400, 4)))[0] * np.sqrt(399) * 1.5).float()
+    assert float(variance_covariance_penalty(white)) < 1e-3
+    collapsed = torch.ones(400, 4) + 1e-3 * torch.randn(400, 4)
+    assert float(variance_covariance_penalty(collapsed)) > 0.9
+
+
+def test_positive_weight_reweights_the_pairs():
+    torch.manual_seed(0)
+    mean, variance = torch.randn(4, 3), torch.full((4, 3), 0.1)
+    vectors, owner = torch.randn(6, 3), torch.tensor([0, 0, 1, 2, 3, 3])
+    losses = {}
+    for w in (1.0, 3.0):
+        loss_fn = SoftContrastiveLoss(n_samples=0, positive_weight=w).eval()
+        losses[w] = float(loss_fn(mean, variance, vectors, owner)[0])
+    assert losses[1.0] != losses[3.0]
+    # weight 3 on the 4 positives of 16 pairs: (3 * sum_pos + sum_neg) / (3 * 4 + 12)
+    loss_fn = SoftContrastiveLoss(n_samples=0).eval()
+    pos = SoftContrastiveLoss(n_samples=0, positive_weight=1e9).eval()
+    mean_pos = float(pos(mean, variance, vectors, owner)[0])
+    mean_neg = (losses[1.0] * 16 - mean_pos * 4) / 12
+    assert math.isclose(losses[3.0], (3 * 4 * mean_pos + 12 * mean_neg) / 24, rel_tol=1e-4)
+    assert float(loss_fn(mean, variance, vectors, owner)[0]) == losses[1.0]
+
+
+def test_extra_terms_change_the_loss_and_are_logged():
+    torch.manual_seed(0)
+    mean, variance = torch.randn(4, 3), torch.full((4, 3), 0.1)
+    vectors, owner = torch.randn(6, 3), torch.tensor([0, 0, 1, 2, 3, 3])
+    base, _ = SoftContrastiveLoss(n_samples=0).eval()(mean, variance, vectors, owner)
+    loss, parts = SoftContrastiveLoss(n_samples=0, polymorph_spread=0.5, decorrelation=2.0).eval()(
+        mean, variance, vectors, owner)
+    assert math.isclose(float(loss), float(base) + 0.5 * float(parts["spread"]) + 2.0 * float(parts["decorrelation"]),
+                        rel_tol=1e-5)
+
+
+def test_cosine_schedule():
+    settings = TrainingSettings(epochs=4, learning_rate=1.0, lr_schedule="cosine")
+    assert [round(epoch_learning_rate(settings, e), 4) for e in range(4)] == [1.0, 0.8536, 0.5, 0.1464]
+    assert epoch_learning_rate(TrainingSettings(learning_rate=0.3), 7) == 0.3
+
+
+def test_levers_reach_the_network_from_the_featurizer_and_the_recipe():
+    featurizer = PolySRLFeaturizer(pretrained=None, hidden_dim=8, positive_weight=5.0, polymorph_spread=0.1,
+                                   decorrelation=1.0, element_features="magpie", random_state=0).fit(["NaCl"])
+    config = featurizer.network_.config
+    assert (config.positive_weight, config.polymorph_spread, config.decorrelation, config.element_features) == (
+        5.0, 0.1, 1.0, "magpie")
+    loss = featurizer.network_.loss
+    assert (loss.positive_weight, loss.polymorph_spread, loss.decorrelation) == (5.0, 0.1, 1.0)
+    recipe = get_recipe("paper")
+    assert (recipe.positive_weight, recipe.polymorph_spread, recipe.decorrelation, recipe.element_skip) == (
+        1.0, 0.0, 0.0, False)
+
+
+def test_shipped_model_conflicts_with_a_lever_set_explicitly():
+    with pytest.raises(ValueError, match="decorrelation"):
+        PolySRLFeaturizer(decorrelation=1.0).fit(["NaCl"])
