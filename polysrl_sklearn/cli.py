@@ -61,7 +61,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
     import pandas as pd
     import torch
 
-    from .corpus import corpus_from_mp_jsonl, corpus_from_property_table
+    from .corpus import corpus_from_mp_jsonl, corpus_from_property_table, with_formula_targets
     from .model_files import ModelFileError
     from .network import ModelConfig, PolySRLNetwork, save_checkpoint
     from .objectives import get_objective
@@ -78,7 +78,8 @@ def pretrain_command(args: argparse.Namespace) -> int:
                                                       "cutoff", "max_neighbors", "max_polymorphs",
                                                       "structure_encoder", "warmup_epochs", "refresh_every",
                                                       "element_features", "element_skip", "positive_weight",
-                                                      "polymorph_spread", "decorrelation", "lr_schedule", "beta")
+                                                      "polymorph_spread", "decorrelation", "lr_schedule", "beta",
+                                                      "multitask_weight")
                  if getattr(args, key) is not None}
     recipe = get_recipe(args.recipe).replace(**overrides)
     torch.set_num_threads(args.threads) if args.threads else None
@@ -92,6 +93,14 @@ def pretrain_command(args: argparse.Namespace) -> int:
     else:
         corpus = corpus_from_mp_jsonl(args.data, args.limit, recipe.cutoff, recipe.max_neighbors, args.n_jobs,
                                       args.cache_dir, verbose=True)
+        if recipe.multitask_weight > 0:
+            if not args.property_table:
+                raise SystemExit("--multitask-weight needs --property-table CSV (e.g. mp-non-metals.csv)")
+            table = pd.read_csv(args.property_table)
+            corpus = with_formula_targets(corpus, table[args.composition_column].tolist(),
+                                          table[args.target_column].to_numpy(dtype=float))
+            print(f"multi-task targets for {int(np.isfinite(corpus.targets).sum())} of {len(corpus.formulas)} "
+                  "formulas (held-out formulas' targets are not trained on)", flush=True)
     held_out = split_holdout(corpus.formulas, args.holdout, args.seed)
     train_corpus = corpus.subset_formulas(~held_out)
     graph_seconds = time.time() - started
@@ -321,6 +330,8 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--decorrelation", type=float, default=None,
                    help="weight of the VICReg-style variance-covariance penalty (paper: 0)")
     p.add_argument("--beta", type=float, default=None, help="KL weight (default: the recipe's)")
+    p.add_argument("--multitask-weight", type=float, default=None,
+                   help="weight of an auxiliary L1 head on --property-table's --target-column (0: off)")
     p.add_argument("--lr-schedule", default=None, choices=["constant", "cosine"])
     p.add_argument("--holdout", type=float, default=0.05, help="fraction of formulas held out")
     p.add_argument("--limit", type=int, default=None, help="use only the first N structures")

@@ -39,7 +39,9 @@ class StructureCorpus:
     dropped : dict
         Reason -> identifiers of input structures left out (reported, never silent).
     targets : ndarray (n_formulas,), optional
-        A property per formula, for the ``supervised`` objective.
+        A property per formula: the ``supervised`` objective's target, or the
+        auxiliary target of a multi-task contrastive run (``multitask_weight``;
+        NaN where a formula has none).
     """
 
     formulas: list[str]
@@ -227,3 +229,30 @@ def corpus_from_property_table(compositions: Sequence[Any], targets: Sequence[fl
                             np.zeros(0, np.int16), np.zeros(0, np.float32))
     return StructureCorpus(formulas, [parse_composition(f) for f in formulas],
                            np.arange(len(formulas)), empty, formulas, targets=means.astype(np.float32))
+
+
+def with_formula_targets(corpus: StructureCorpus, compositions: Sequence[Any],
+                         values: Sequence[float]) -> StructureCorpus:
+    """``corpus`` with ``targets``: the mean of ``values`` over the rows of each corpus formula, NaN for the rest.
+
+    Rows are matched by pymatgen reduced formula; rows whose formula is not in
+    the corpus are ignored (they have no structure to pretrain on).
+
+    Parameters
+    ----------
+    corpus : StructureCorpus
+    compositions : sequence of str or Composition
+    values : sequence of float
+    """
+    position = {f: i for i, f in enumerate(corpus.formulas)}
+    sums = np.zeros(len(corpus.formulas))
+    counts = np.zeros(len(corpus.formulas))
+    for item, value in zip(compositions, values):
+        formula = (item if isinstance(item, Composition) else Composition(item)).reduced_formula
+        i = position.get(formula)
+        if i is not None and np.isfinite(value):
+            sums[i] += value
+            counts[i] += 1
+    targets = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
+    return StructureCorpus(corpus.formulas, corpus.parsed, corpus.formula_of_structure, corpus.graphs,
+                           corpus.names, dict(corpus.dropped), targets)

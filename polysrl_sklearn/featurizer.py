@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .architecture import architecture_params, check_agrees_with_checkpoint, with_defaults
 from .composition import as_composition_list, parse_composition
-from .corpus import corpus_from_property_table, corpus_from_structures
+from .corpus import corpus_from_property_table, corpus_from_structures, with_formula_targets
 from .elements import ELEMENT_TABLES
 from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoint
 from .objectives import OBJECTIVES, get_objective
@@ -125,6 +125,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         polymorph vector under its formula's Gaussian).
     decorrelation : float or None, default=None (new networks: 0.0)
         Weight of the VICReg-style variance-covariance penalty on the batch's mean vectors.
+    multitask_weight : float or None, default=None (new networks: 0.0)
+        Weight of an auxiliary L1 head on a DFT property during contrastive
+        pretraining; the property is ``pretraining_targets`` given to ``fit``
+        beside ``structures`` (NaN where unknown).
     epochs : int, default=22
     batch_size : int, default=256
         Formulas per pretraining batch.
@@ -199,6 +203,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "positive_weight": [POSITIVE_REAL, None],
         "polymorph_spread": [Interval(Real, 0, None, closed="left"), None],
         "decorrelation": [Interval(Real, 0, None, closed="left"), None],
+        "multitask_weight": [Interval(Real, 0, None, closed="left"), None],
         "epochs": [POSITIVE_INT],
         "batch_size": [POSITIVE_INT],
         "learning_rate": [POSITIVE_REAL],
@@ -225,6 +230,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  structure_encoder: str | None = None, element_features: str | None = None,
                  element_skip: bool | None = None, positive_weight: float | None = None,
                  polymorph_spread: float | None = None, decorrelation: float | None = None,
+                 multitask_weight: float | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
                  max_polymorphs: int = DEFAULTS.max_polymorphs, warmup_epochs: int = DEFAULTS.warmup_epochs,
@@ -251,6 +257,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.positive_weight = positive_weight
         self.polymorph_spread = polymorph_spread
         self.decorrelation = decorrelation
+        self.multitask_weight = multitask_weight
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -353,26 +360,31 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
             parse_composition(item, i)
         pretraining = structures is not None or pretraining_targets is not None
         config = self._model_config()
-        if pretraining and (
+        multitask = config.multitask_weight > 0
+        if multitask and (structures is None or pretraining_targets is None):
+            raise ValueError("multitask_weight > 0 pretrains from structures= and pretraining_targets= together "
+                             "(the property of each composition, NaN where unknown)")
+        if pretraining and not multitask and (
                 (get_objective(config.objective).pretrains_from == "targets") != (pretraining_targets is not None)):
             raise ValueError("objective='supervised' pretrains from pretraining_targets=; the other "
-                             "objectives pretrain from structures=")
+                             "objectives pretrain from structures= (with pretraining_targets= only when "
+                             "multitask_weight > 0)")
         if checkpoint is not None and not pretraining:
             raise ValueError("checkpoint= is for pretraining; pass structures= (or pretraining_targets=)")
         if pretraining:
-            pairs = structures if structures is not None else pretraining_targets
             if len(items) == 0:
                 raise ValueError("fit(X, structures=...) needs at least one composition; X is empty")
-            if len(pairs) != len(items):
-                raise ValueError(f"X has {len(items)} compositions but "
-                                 f"{'structures' if structures is not None else 'pretraining_targets'} "
-                                 f"has {len(pairs)} entries")
+            for name, given in (("structures", structures), ("pretraining_targets", pretraining_targets)):
+                if given is not None and len(given) != len(items):
+                    raise ValueError(f"X has {len(items)} compositions but {name} has {len(given)} entries")
         seed = self._seed()
-        if pretraining_targets is not None:
-            corpus = corpus_from_property_table(items, pretraining_targets)
-        elif structures is not None:
+        if structures is not None:
             corpus = corpus_from_structures(structures, items, config.cutoff, config.max_neighbors,
                                             self.n_jobs, self.graph_cache_dir, self.verbose)
+            if multitask:
+                corpus = with_formula_targets(corpus, items, np.asarray(pretraining_targets, dtype=float))
+        elif pretraining_targets is not None:
+            corpus = corpus_from_property_table(items, pretraining_targets)
         else:
             corpus = None
         if corpus is None and self.pretrained is not None and self.pretrained != RANDOM_INIT:

@@ -54,6 +54,8 @@ class ModelConfig:
     positive_weight: float = 1.0
     polymorph_spread: float = 0.0
     decorrelation: float = 0.0
+    #: Weight of the auxiliary L1 head on a per-formula DFT property (multi-task pretraining; 0: off).
+    multitask_weight: float = 0.0
 
 
 class PolySRLNetwork(nn.Module):
@@ -91,7 +93,7 @@ class PolySRLNetwork(nn.Module):
         n_samples = 0 if objective.loss is SoftContrastiveLoss and not objective.samples else config.n_samples
         self.loss = SoftContrastiveLoss(n_samples, config.beta, config.init_c, config.init_d,
                                         config.positive_weight, config.polymorph_spread, config.decorrelation)
-        if objective.pretrains_from == "targets":
+        if objective.pretrains_from == "targets" or config.multitask_weight > 0:
             self.property_head = nn.Linear(config.hidden_dim, 1)
         # cached vectors of another width reach the loss through a trainable linear map
         self.structure_projection = (nn.Linear(config.structure_target_dim, config.hidden_dim) if side.external

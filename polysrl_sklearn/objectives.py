@@ -89,6 +89,13 @@ def variance_covariance_penalty(vectors: torch.Tensor, eps: float = 1e-4) -> tor
     return torch.relu(1.0 - std).mean() + off_diagonal / width
 
 
+def multitask_l1(predicted: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over the rows whose target is known (NaN: unknown; 0 when none is)."""
+    known = torch.isfinite(targets)
+    errors = torch.where(known, (predicted - torch.nan_to_num(targets)).abs(), torch.zeros_like(predicted))
+    return errors.sum() / known.sum().clamp(min=1)
+
+
 def gaussian_kl(mean: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, diag(variance)) || N(0, I)) per row."""
     return 0.5 * (variance + mean.pow(2) - 1.0 - variance.log()).sum(dim=-1)
@@ -232,6 +239,12 @@ class SoftContrastiveLoss(nn.Module):
         mean, variance = network.stoichiometry(data.stoichiometry(step.formulas))
         structure_vectors = data.structure_vectors(network, step.structures)
         loss, parts = self(mean.float(), variance.float(), structure_vectors.float(), data.index(step.owner))
+        weight = network.config.multitask_weight
+        if weight > 0:
+            auxiliary = multitask_l1(network.property_head(mean).float().squeeze(-1),
+                                     data.targets[data.index(step.formulas)])
+            loss = loss + weight * auxiliary
+            parts["multitask"] = auxiliary.detach()
         return loss, parts, variance
 
 

@@ -117,3 +117,23 @@ def test_levers_reach_the_network_from_the_featurizer_and_the_recipe():
 def test_shipped_model_conflicts_with_a_lever_set_explicitly():
     with pytest.raises(ValueError, match="decorrelation"):
         PolySRLFeaturizer(decorrelation=1.0).fit(["NaCl"])
+
+
+def test_multitask_targets_attach_per_formula_and_train_the_head(structures):
+    from polysrl_sklearn.corpus import corpus_from_structures, with_formula_targets
+    from polysrl_sklearn.objectives import multitask_l1
+
+    corpus = corpus_from_structures(structures, cutoff=6.0, n_jobs=1)
+    formula = corpus.formulas[0]
+    tagged = with_formula_targets(corpus, [formula, formula, "XeF2"], [1.0, 3.0, 9.0])
+    assert tagged.targets[0] == 2.0 and np.isnan(tagged.targets[1:]).all()
+    assert float(multitask_l1(torch.tensor([1.0, 5.0]), torch.tensor([2.0, float("nan")]))) == 1.0
+    assert float(multitask_l1(torch.tensor([1.0]), torch.tensor([float("nan")]))) == 0.0
+    items = [s.composition for s in structures]
+    targets = [1.0] + [float("nan")] * (len(items) - 1)
+    featurizer = PolySRLFeaturizer(pretrained=None, hidden_dim=8, multitask_weight=1.0, epochs=2, batch_size=4,
+                                   device="cpu", n_jobs=1, random_state=0)
+    featurizer.fit(items, structures=structures, pretraining_targets=targets)
+    assert hasattr(featurizer.network_, "property_head")
+    with pytest.raises(ValueError, match="multitask_weight"):
+        PolySRLFeaturizer(pretrained=None, hidden_dim=8, multitask_weight=1.0).fit(items, structures=structures)
