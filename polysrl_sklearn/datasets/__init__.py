@@ -3,6 +3,7 @@
 One module per data source, as in :mod:`sklearn.datasets`:
 
 * :mod:`~polysrl_sklearn.datasets.band_gap` -- experimental band gaps (Zhuo et al. 2018)
+* :mod:`~polysrl_sklearn.datasets.mp_dft_band_gap` -- MP DFT band gaps of non-metals (validation, multi-task)
 * :mod:`~polysrl_sklearn.datasets.formation_enthalpy` -- experimental formation enthalpies (Kim et al. 2017)
 * :mod:`~polysrl_sklearn.datasets.metallic_glass` -- metallic-glass reduced glass-transition temperature (Morgan 2018)
 * :mod:`~polysrl_sklearn.datasets.estm` -- ESTM thermoelectrics at 300 K and 600 K (Na & Chang 2022)
@@ -76,6 +77,7 @@ _EXPORTS: dict[str, str] = {
                      "matbench_mp_split"], "matbench_mp"),
     **dict.fromkeys(["METALLIC_FILE", "load_metallic"], "metallic_glass"),
     **dict.fromkeys(["MP_INDEX_FILE", "MP_STRUCTURES_FILE_NAME", "mp_polymorph_counts"], "mp_corpus"),
+    **dict.fromkeys(["MP_BAND_GAP_FILE", "load_mp_dft_band_gap"], "mp_dft_band_gap"),
     "MAE_SCALE": "paper",
     **dict.fromkeys(["TASK_TABLE", "TASKS", "Task"], "tasks"),
 }
@@ -96,8 +98,8 @@ __all__ = [
     "BAND_GAP_FILE", "BAND_GAP_REFERENCE_FILE", "DATA_DIR_ENV", "ESTM_FILE", "ESTM_TARGETS", "ESTM_WINDOWS",
     "EstmTarget", "FORMATION_ENTHALPY_FILE", "GroupBy", "MAE_SCALE", "MATBENCH_DIR", "MATBENCH_LOG_TASKS",
     "MATBENCH_MP_DIR", "MATBENCH_MP_FOLD_SEED", "MATBENCH_MP_TASKS", "MATBENCH_TASKS", "METALLIC_FILE",
-    "MP_INDEX_FILE", "MP_STRUCTURES_FILE_NAME", "TASKS", "TASK_TABLE", "Task", "canonical_formula",
+    "MP_BAND_GAP_FILE", "MP_INDEX_FILE", "MP_STRUCTURES_FILE_NAME", "TASKS", "TASK_TABLE", "Task", "canonical_formula",
     "check_band_gap_against_reference", "data_path", "load_band_gap", "load_estm", "load_formation_enthalpy",
     "load_matbench", "load_matbench_crabnet", "load_matbench_mp", "load_metallic", "matbench_mp_split",
-    "mp_polymorph_counts", "resolve_data_dir", "seebeck_from_scaled", "thermoelectric_zt",
+    "load_mp_dft_band_gap", "mp_polymorph_counts", "resolve_data_dir", "seebeck_from_scaled", "thermoelectric_zt",
 ]

@@ -1,0 +1,128 @@
+"""Validation measures of the representation study (docs/pretraining.md, "Representation study").
+
+Selection of a pretraining recipe may use only validation data, never the
+wet-lab tasks (the test). The measures, all computed from one model file:
+
+* on the MP formulas held out of pretraining (stored in the model file):
+  :func:`uncertainty_auroc` (formulas with >= 2 polymorphs against single-structure
+  ones), :func:`effective_rank` of the centred mean vectors, and where the median
+  uncertainty lies between the variance floor and ceiling;
+* :func:`held_out_mp_gap_mae` -- the MP DFT band gap of the held-out formulas that
+  have one (frozen features + the paper's head, 5-fold CV), against Magpie on the same folds;
+* :func:`matbench_validation_maes` -- the small Matbench DFT tasks on CrabNet's folds
+  (:data:`MATBENCH_VALIDATION_TASKS`), frozen features + the paper's head, against Magpie.
+
+:func:`study_score` combines the four MAE ratios into the selection score (geometric
+mean of MAE / Magpie MAE; lower is better).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+#: The Matbench DFT tasks used for selection (small; CrabNet's folds).
+MATBENCH_VALIDATION_TASKS: tuple[str, ...] = ("jdft2d", "phonons", "dielectric")
+#: Bounds of the uncertainty column (the variance head's log-variance bounds, -10 and 3).
+VARIANCE_FLOOR, VARIANCE_CEILING = math.exp(-10.0), math.exp(3.0)
+
+
+def effective_rank(vectors: np.ndarray) -> float:
+    """exp of the entropy of the normalised singular values of the centred ``vectors``."""
+    singular = np.linalg.svd(vectors - vectors.mean(axis=0), compute_uv=False)
+    share = singular / singular.sum()
+    share = share[share > 0]
+    return float(np.exp(-(share * np.log(share)).sum()))
+
+
+def held_out_formulas(model: str | os.PathLike) -> list[str]:
+    """The MP formulas held out of ``model``'s pretraining (stored in its file)."""
+    from .network import load_checkpoint
+    from .shipped import resolve_pretrained
+
+    _, payload = load_checkpoint(resolve_pretrained(model))
+    formulas = payload.get("held_out_formulas")
+    if not formulas:
+        raise ValueError(f"{model} stores no held-out formulas (pretrain with polysrl pretrain --holdout)")
+    return list(formulas)
+
+
+def uncertainty_auroc(uncertainty: np.ndarray, polymorphic: np.ndarray) -> float:
+    """AUROC of the uncertainty for flagging polymorphic formulas (True) against single-structure ones."""
+    return float(roc_auc_score(np.asarray(polymorphic, dtype=bool), uncertainty))
+
+
+def held_out_measures(model: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> dict[str, float]:
+    """AUROC, effective rank and uncertainty level on ``model``'s held-out MP formulas."""
+    from .datasets import mp_polymorph_counts
+    from .featurizer import PolySRLFeaturizer
+
+    formulas = held_out_formulas(model)
+    counts = mp_polymorph_counts(data_dir).reindex(formulas).fillna(1).astype(int).to_numpy()
+    features = PolySRLFeaturizer(pretrained=str(model)).fit([]).transform(formulas)
+    uncertainty = features[:, -1]
+    median = float(np.median(uncertainty))
+    return {"held_out": len(formulas), "polymorphic": int((counts >= 2).sum()),
+            "auroc": uncertainty_auroc(uncertainty, counts >= 2),
+            "effective_rank": effective_rank(features[:, :-1]), "width": features.shape[1] - 1,
+            "median_uncertainty": median, "median_over_floor": median / VARIANCE_FLOOR,
+            "median_over_ceiling": median / VARIANCE_CEILING}
+
+
+def held_out_mp_gap_mae(model: str | os.PathLike, data_dir: str | os.PathLike | None = None, seed: int = 0,
+                        magpie_cache: dict[str, np.ndarray] | None = None) -> dict[str, float]:
+    """MP DFT band gap of the held-out formulas: frozen features + the paper's head, 5-fold CV MAE, and Magpie's."""
+    from .benchmark import MAGPIE, representation_maes
+    from .datasets import load_mp_dft_band_gap
+
+    gaps = load_mp_dft_band_gap(data_dir).set_index("composition")["target"]
+    formulas = [f for f in held_out_formulas(model) if f in gaps.index]
+    y = gaps.loc[formulas].to_numpy()
+    model_maes, _ = representation_maes(str(model), formulas, y, [seed], head="paper")
+    magpie_maes, _ = representation_maes(MAGPIE, formulas, y, [seed], magpie_cache, head="paper")
+    return {"mp_gap_rows": len(formulas), "mp_gap_mae": float(np.mean(model_maes)),
+            "mp_gap_magpie_mae": float(np.mean(magpie_maes))}
+
+
+def matbench_validation_maes(model: str | os.PathLike, data_dir: str | os.PathLike | None = None,
+                             tasks: Sequence[str] = MATBENCH_VALIDATION_TASKS, seed: int = 0,
+                             magpie_maes: dict[str, float] | None = None) -> dict[str, float]:
+    """MAE over CrabNet's 5 folds of each task, frozen features + the paper's head; Magpie's beside it.
+
+    ``magpie_maes`` (task -> MAE) is filled with Magpie's results the first time and
+    reused for later models (they do not depend on the model).
+    """
+    from .benchmark import MAGPIE, matbench_fold_mae
+
+    result: dict[str, float] = {}
+    magpie_maes = {} if magpie_maes is None else magpie_maes
+    for task in tasks:
+        result[f"{task}_mae"] = float(np.mean([matbench_fold_mae(task, str(model), fold, data_dir, seed=seed)
+                                               for fold in range(5)]))
+        if task not in magpie_maes:
+            cache: dict[str, np.ndarray] = {}
+            magpie_maes[task] = float(np.mean([matbench_fold_mae(task, MAGPIE, fold, data_dir, seed=seed,
+                                                                 magpie_cache=cache) for fold in range(5)]))
+        result[f"{task}_magpie_mae"] = magpie_maes[task]
+    return result
+
+
+def study_score(row: dict[str, float], tasks: Sequence[str] = MATBENCH_VALIDATION_TASKS) -> float:
+    """Selection score: geometric mean of MAE / Magpie MAE over the MP band gap and ``tasks`` (lower is better)."""
+    ratios = [row["mp_gap_mae"] / row["mp_gap_magpie_mae"]]
+    ratios += [row[f"{task}_mae"] / row[f"{task}_magpie_mae"] for task in tasks]
+    return float(np.exp(np.mean(np.log(ratios))))
+
+
+def select(rows: pd.DataFrame, tie: float = 0.01) -> str:
+    """The pre-registered selection rule: lowest :func:`study_score`; candidates within ``tie``
+    (relative) of the best are decided by the higher AUROC, then the higher effective rank / F."""
+    best = rows["score"].min()
+    tied = rows[rows["score"] <= best * (1 + tie)]
+    tied = tied.assign(rank_share=tied["effective_rank"] / tied["width"])
+    return str(tied.sort_values(["auroc", "rank_share"], ascending=False).iloc[0]["candidate"])
