@@ -77,6 +77,17 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
+def standardise_columns(vectors: np.ndarray) -> np.ndarray:
+    """Each column centred and scaled to unit standard deviation over the rows (constant columns: centred).
+
+    External structure vectors (CHGNet's) span scales from 1e-3 to 10s per
+    dimension; the trainable projection learns far better from standardised ones.
+    """
+    vectors = np.asarray(vectors, dtype=np.float64)
+    scale = vectors.std(axis=0)
+    return ((vectors - vectors.mean(axis=0)) / np.where(scale > 0, scale, 1.0)).astype(np.float32)
+
+
 def epoch_learning_rate(settings: TrainingSettings, epoch: int) -> float:
     """Learning rate of ``epoch`` (0-based) under ``settings.lr_schedule``."""
     if settings.lr_schedule == "cosine":
@@ -182,7 +193,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     structure_vectors : ndarray (n_structures, D), optional
         The external structure side's vectors (``structure_encoder="chgnet"``),
         one row per corpus structure, e.g. from
-        :func:`polysrl_sklearn.chgnet_vectors.chgnet_structure_vectors`.
+        :func:`polysrl_sklearn.chgnet_vectors.chgnet_structure_vectors`;
+        standardised per column over the corpus before training.
     cache_dir : path, optional
         Where a frozen structure encoder's vectors are cached (keyed by corpus
         and weights); without it they are recomputed in memory.
@@ -237,7 +249,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                 state[k] = v.to(device)
     data = TrainingData(corpus, device, with_graphs=uses_structures and not side.external)
     if side.external and uses_structures:
-        data.use_cached(structure_vectors)
+        data.use_cached(standardise_columns(structure_vectors))
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and settings.precision == "bf16"
                 else contextlib.nullcontext())
     with _numerics(device, settings):
