@@ -24,3 +24,35 @@ def test_pretrain_on_cuda_and_transform_matches_cpu(structures, tmp_path):
     featurizer.save(tmp_path / "m.pt")
     reloaded = PolySRLFeaturizer.load(tmp_path / "m.pt", device="cuda")
     assert np.allclose(reloaded.transform(FORMULAS), on_cpu, rtol=1e-4, atol=1e-5)
+
+
+def test_resident_batches_on_cuda_equal_cpu_collation(structures):
+    from polysrl_sklearn.corpus import corpus_from_structures
+    from polysrl_sklearn.resident import ResidentGraphs
+
+    corpus = corpus_from_structures(structures, cutoff=6.0, n_jobs=1)
+    ids = np.array([3, 0, 2, 3])
+    on_cpu = corpus.graphs.collate(ids)
+    on_gpu = ResidentGraphs(corpus.graphs, "cuda").gather(ids)
+    for field in ("edge_index", "distance", "batch", "species"):
+        assert torch.equal(getattr(on_cpu, field), getattr(on_gpu, field).cpu()), field
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("encoder", ["graph_network", "species_graph_network_frozen"])
+def test_seeded_cuda_pretraining_repeats_exactly(structures, precision, encoder):
+    from polysrl_sklearn.corpus import corpus_from_structures
+    from polysrl_sklearn.network import ModelConfig, PolySRLNetwork
+    from polysrl_sklearn.pretraining import TrainingSettings, pretrain
+
+    corpus = corpus_from_structures(structures, cutoff=6.0, n_jobs=1)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        network = PolySRLNetwork(ModelConfig(hidden_dim=16, structure_encoder=encoder))
+        history = pretrain(network, corpus, TrainingSettings(epochs=3, batch_size=4, seed=5, precision=precision),
+                           "cuda", verbose=False)
+        runs.append(([h["loss"] for h in history], network.state_dict()))
+    assert runs[0][0] == runs[1][0]
+    for key, value in runs[0][1].items():
+        assert torch.equal(value, runs[1][1][key]), key

@@ -1,0 +1,47 @@
+# The representation study's candidates (docs/pretraining.md, "Representation study"), all in
+# parallel on one GPU, EPOCHS each (snapshots every 20), stopped at BUDGET seconds; models are
+# packed two per tar into $OUT.
+source benchmarks/gpu/device_env.sh
+EPOCHS=${EPOCHS:-100}; BUDGET=${BUDGET:-450}; DEVICE=${DEVICE:-cuda}; WIDTH=${WIDTH:-200}
+COMMON="--data $POLYSRL_MP_STRUCTURES --cache-dir .gpu/cache --device $DEVICE --threads 1 --n-jobs 1 --seed 0
+  --holdout 0.05 --hidden-dim $WIDTH --epochs $EPOCHS --batch-size 256 --learning-rate 1e-3 --warmup-epochs 2
+  --export-every ${EVERY:-20} ${LIMIT:+--limit $LIMIT}"
+SPECIES="--structure-encoder species_graph_network_frozen"
+C4="$SPECIES --decorrelation 1.0 --element-skip"
+declare -A RUNS=(
+  [C1]="--structure-encoder graph_network_frozen"
+  [C2]="$SPECIES"
+  [C3]="$SPECIES --decorrelation 1.0"
+  [C4]="$C4"
+  [C5]="$C4 --element-features both"
+  [C6]="$C4 --polymorph-spread 1.0 --beta 1e-4"
+  [C7]="$C4 --positive-weight 255"
+  [C8]="$C4 --multitask-weight 0.1 --property-table $MP_GAPS --composition-column composition --target-column band_gap"
+  [C9]="$C4 --lr-schedule cosine"
+  [C10]="$C4 --hidden-dim 64"
+)
+for id in "${!RUNS[@]}"; do
+  timeout "$BUDGET" python3 -m polysrl_sklearn.cli pretrain $COMMON ${RUNS[$id]} \
+      --checkpoint "runs/$id.ckpt" --export "runs/$id.pt" > "runs/$id.log" 2>&1 &
+done
+wait || true
+for id in "${!RUNS[@]}"; do echo "== $id: ${RUNS[$id]}"; grep -E "^\{|epoch=" "runs/$id.log" | tail -3; done \
+    > runs/study_logs.txt
+# every run's snapshot epochs; the last epoch that all runs reached
+for id in "${!RUNS[@]}"; do
+  last=$(ls runs/${id}_e*.pt 2>/dev/null | sed -E 's/.*_e([0-9]+)\.pt/\1/' | sort -n | tail -1)
+  echo "$id ${last:-0} $([ -f runs/$id.pt ] && echo finished || echo cut)"
+done > runs/snapshots.txt
+common=$(awk '{print $2}' runs/snapshots.txt | sort -n | head -1)
+for id in "${!RUNS[@]}"; do
+  if grep -q " cut" runs/snapshots.txt; then src="runs/${id}_e${common}.pt"; else src="runs/$id.pt"; fi
+  [ -f "$src" ] && cp "$src" "runs/final_$id.pt"
+done
+cat runs/study_logs.txt runs/snapshots.txt
+tar -cf "$OUT/logs.tar" runs/*.log runs/study_logs.txt runs/snapshots.txt
+tar -cf "$OUT/m1.tar" $(ls runs/final_C1.pt runs/final_C2.pt runs/final_C10.pt 2>/dev/null)
+tar -cf "$OUT/m2.tar" $(ls runs/final_C3.pt runs/final_C4.pt 2>/dev/null)
+tar -cf "$OUT/m3.tar" $(ls runs/final_C5.pt runs/final_C6.pt 2>/dev/null)
+tar -cf "$OUT/m4.tar" $(ls runs/final_C7.pt runs/final_C8.pt 2>/dev/null)
+tar -cf "$OUT/m5.tar" $(ls runs/final_C9.pt 2>/dev/null)
+ls -la "$OUT"
