@@ -54,14 +54,15 @@ def timed_steps(network: PolySRLNetwork, data: TrainingData, settings: TrainingS
     sampler = PolymorphBatchSampler(data.corpus.formula_of_structure, settings.batch_size,
                                     settings.max_polymorphs, settings.seed)
     loss_module = objective_loss(network)
-    optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
+    optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate,
+                                 fused=True if device.type == "cuda" else None)
     rng = np.random.default_rng(0)
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and settings.precision == "bf16"
                 else torch.autocast("cpu", enabled=False))
     network.train()
     started = None
     with _numerics(device, settings):
-        for i, step in enumerate(sampler):
+        for i, step in enumerate(data.resident(list(sampler))):
             if i == 2:
                 if device.type == "cuda":
                     torch.cuda.synchronize()
@@ -81,13 +82,14 @@ def timed_steps(network: PolySRLNetwork, data: TrainingData, settings: TrainingS
 
 
 def measure(corpus, width: int, side: str, device: torch.device, precision: str, steps: int,
-            epochs: int) -> dict:
+            epochs: int, deterministic: bool = True) -> dict:
     """One row: seconds per epoch of ``side`` at width ``width``."""
     network = network_of(width, side)
     settings = TrainingSettings(**{**get_recipe("paper").training(), "epochs": epochs, "warmup_epochs": 0},
-                                precision=precision)
+                                precision=precision, deterministic=deterministic)
     n_steps = -(-len(corpus.formulas) // settings.batch_size)
-    row = {"device": device.type, "F": width, "precision": precision, "side": side, "cache_s": 0.0}
+    row = {"device": device.type, "F": width, "precision": precision + ("" if deterministic else ", nondet."),
+           "side": side, "cache_s": 0.0}
     if steps:
         network.to(device)
         data = TrainingData(corpus, device)
@@ -121,6 +123,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="whole epochs per row (time: mean of epochs 2..)")
     parser.add_argument("--cache-dir", default=None, help="crystal-graph cache")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--deterministic", choices=["on", "off", "both"], default="on",
+                        help="CUDA deterministic kernels (TrainingSettings.deterministic)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -137,8 +141,10 @@ def main() -> None:
     for name in devices:
         device = torch.device(name)
         for width in args.widths:
-            for precision in (args.precisions if device.type == "cuda" else ["fp32"]):
-                rows = [measure(corpus, width, side, device, precision, args.steps, args.epochs)
+            modes = {"on": [True], "off": [False], "both": [True, False]}[args.deterministic]
+            for precision, deterministic in ((p, d) for p in (args.precisions if device.type == "cuda" else ["fp32"])
+                                             for d in (modes if device.type == "cuda" else [True])):
+                rows = [measure(corpus, width, side, device, precision, args.steps, args.epochs, deterministic)
                         for side in ("graph_network", "graph_network_frozen")]
                 ratio = rows[0]["epoch_s"] / rows[1]["epoch_s"]
                 for row in rows:
@@ -146,7 +152,7 @@ def main() -> None:
                     print(f"| {row['device']} | {width} | {precision} | {label} | {row['epoch_s']:.2f} | "
                           f"{row['cache_s']:.1f} | {ratio if label == 'cached' else 1:.1f} | {row['how']} |",
                           flush=True)
-                if width == 200 and precision == "fp32":
+                if width == 200 and precision == "fp32" and deterministic:
                     last = {"joint": rows[0]["epoch_s"], "cached": rows[1]["epoch_s"]}
     if last:
         print(f"joint_epoch_s={last['joint']:.2f} cached_epoch_s={last['cached']:.2f} "

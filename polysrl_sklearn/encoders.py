@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 from torch_geometric.nn import GCNConv, JumpingKnowledge, MetaLayer, Set2Set
+from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.nn.inits import reset
 from torch_geometric.nn.models.schnet import GaussianSmearing
 from torch_geometric.nn.pool import global_add_pool, global_mean_pool
@@ -192,7 +193,8 @@ class StoichiometryEncoder(nn.Module):
         super().__init__()
         self.register_buffer("element_features", element_features.float())
         self.input = nn.Linear(element_features.shape[1], hidden)
-        self.convs = nn.ModuleList(GCNConv(hidden, hidden) for _ in range(num_layers))
+        # the layers share one normalisation of the graph, computed once per forward (gcn_norm)
+        self.convs = nn.ModuleList(GCNConv(hidden, hidden, normalize=False) for _ in range(num_layers))
         self.jump = JumpingKnowledge(mode="cat")
         self.reduce = nn.Linear((num_layers + 1) * hidden, hidden)
         self.mean_pool = Set2Set(hidden, processing_steps=set2set_steps)
@@ -219,8 +221,10 @@ class StoichiometryEncoder(nn.Module):
         """Element representations Z^a after GCN + jumping knowledge."""
         h = self.input(self.element_features[graphs.element])
         states = [h]
+        edge_index, edge_weight = gcn_norm(graphs.edge_index, graphs.edge_weight, h.size(0), add_self_loops=True,
+                                           dtype=h.dtype)
         for conv in self.convs:
-            h = torch.nn.functional.silu(conv(h, graphs.edge_index, graphs.edge_weight))
+            h = torch.nn.functional.silu(conv(h, edge_index, edge_weight))
             states.append(h)
         return self.reduce(self.jump(states))
 

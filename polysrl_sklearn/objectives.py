@@ -209,7 +209,9 @@ class SoftContrastiveLoss(nn.Module):
         j = samples.shape[1]
         distances = torch.cdist(samples.reshape(n * j, -1), structure_vectors)  # (n*J, M)
         logits = (self.log_d.exp() - self.log_c.exp() * distances).view(n, j, -1)
-        counts = torch.bincount(owner, minlength=n).to(mean.dtype)
+        # index_add, not bincount: bincount waits for the device to size its output
+        counts = torch.zeros(n, dtype=mean.dtype, device=mean.device).index_add_(
+            0, owner, torch.ones_like(owner, dtype=mean.dtype))
         log_norm = torch.log(counts * j).unsqueeze(0)  # (1, n')
         log_match = _scatter_logsumexp(torch.logsumexp(F.logsigmoid(logits), dim=1), owner, n) - log_norm
         log_mismatch = _scatter_logsumexp(torch.logsumexp(F.logsigmoid(-logits), dim=1), owner, n) - log_norm
@@ -236,13 +238,12 @@ class SoftContrastiveLoss(nn.Module):
     def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
                    rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
-        mean, variance = network.stoichiometry(data.stoichiometry(step.formulas))
-        structure_vectors = data.structure_vectors(network, step.structures)
-        loss, parts = self(mean.float(), variance.float(), structure_vectors.float(), data.index(step.owner))
+        mean, variance = network.stoichiometry(data.stoichiometry(step))
+        structure_vectors = data.structure_vectors(network, step)
+        loss, parts = self(mean.float(), variance.float(), structure_vectors.float(), data.owner(step))
         weight = network.config.multitask_weight
         if weight > 0:
-            auxiliary = multitask_l1(network.property_head(mean).float().squeeze(-1),
-                                     data.targets[data.index(step.formulas)])
+            auxiliary = multitask_l1(network.property_head(mean).float().squeeze(-1), data.formula_targets(step))
             loss = loss + weight * auxiliary
             parts["multitask"] = auxiliary.detach()
         return loss, parts, variance
@@ -305,9 +306,9 @@ class InfoMaxLoss(nn.Module):
     def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
                    rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
-        mean, variance = network.stoichiometry(data.stoichiometry(step.formulas))
-        structure_vectors = data.structure_vectors(network, step.structures)
-        return self(mean.float(), structure_vectors.float(), data.index(step.owner)), {}, variance
+        mean, variance = network.stoichiometry(data.stoichiometry(step))
+        structure_vectors = data.structure_vectors(network, step)
+        return self(mean.float(), structure_vectors.float(), data.owner(step)), {}, variance
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature:g}"
@@ -338,7 +339,7 @@ class GraphCLLoss(nn.Module):
                    rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
         with torch.no_grad():
-            _, variance = network.stoichiometry(data.stoichiometry(step.formulas))
+            _, variance = network.stoichiometry(data.stoichiometry(step))
         parsed = [data.parsed[f] for f in step.formulas]
         return self(network, parsed, rng, data.device), {}, variance
 
@@ -357,8 +358,8 @@ class SupervisedLoss(nn.Module):
     def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
                    rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
-        stoich = data.stoichiometry(step.formulas)
-        targets = data.targets[data.index(step.formulas)]
+        stoich = data.stoichiometry(step)
+        targets = data.formula_targets(step)
         with torch.no_grad():
             _, variance = network.stoichiometry(stoich)
         return self(network, stoich, targets), {}, variance

@@ -222,7 +222,9 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     torch.manual_seed(settings.seed)
     sampler = PolymorphBatchSampler(corpus.formula_of_structure, settings.batch_size,
                                     settings.max_polymorphs, settings.seed)
-    optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate)
+    # fused Adam on CUDA: one kernel per step instead of several per parameter group
+    optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate,
+                                 fused=True if device.type == "cuda" else None)
     history: list[dict] = []
     start_epoch = 0
     augment_rng = np.random.default_rng(settings.seed + 1)
@@ -268,7 +270,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                 network.structure.requires_grad_(joint)
             totals = torch.zeros(4, dtype=torch.float64, device=device)  # loss, contrastive, kl, uncertainty
             n_rows = 0
-            bar = tqdm(sampler, total=len(sampler), desc=f"epoch {epoch + 1}/{settings.epochs}",
+            # the epoch's batches are drawn on the host, then their indices go to the device in one copy
+            bar = tqdm(data.resident(list(sampler)), total=len(sampler), desc=f"epoch {epoch + 1}/{settings.epochs}",
                        disable=not verbose, leave=False)
             for step in bar:
                 with autocast:
@@ -278,8 +281,9 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                 torch.nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
                 optimizer.step()
                 loss = loss.detach()
-                totals += torch.stack([loss.double(), torch.as_tensor(parts.get("contrastive", loss)).double(),
-                                       torch.as_tensor(parts.get("kl", 0.0)).double(),
+                totals += torch.stack([loss.double(),
+                                       torch.as_tensor(parts.get("contrastive", loss), device=device).double(),
+                                       torch.as_tensor(parts.get("kl", 0.0), device=device).double(),
                                        variance.detach().float().log().mean(dim=1).exp().sum().double()])
                 n_rows += len(step.formulas)
                 if verbose and bar.n % 25 == 0:

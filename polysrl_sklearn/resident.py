@@ -24,10 +24,14 @@ from .crystal_graph import CrystalBatch, CrystalGraphSet
 from .stoichiometry_graph import StoichiometryBatch, _pair_template
 
 
-def index_ranges(starts: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Concatenation of ``arange(starts[i], starts[i] + lengths[i])`` over ``i`` (no Python loop)."""
+def index_ranges(starts: torch.Tensor, lengths: torch.Tensor, total: int | None = None) -> torch.Tensor:
+    """Concatenation of ``arange(starts[i], starts[i] + lengths[i])`` over ``i`` (no Python loop).
+
+    ``total`` (the sum of ``lengths``), when the caller knows it, spares a
+    device-to-host synchronisation on a GPU.
+    """
     offsets = torch.cumsum(lengths, 0) - lengths
-    total = int(lengths.sum())
+    total = int(lengths.sum()) if total is None else int(total)
     return torch.repeat_interleave(starts - offsets, lengths, output_size=total) + torch.arange(
         total, device=starts.device)
 
@@ -36,6 +40,10 @@ def _as_index(ids: np.ndarray | torch.Tensor, device: torch.device) -> torch.Ten
     if isinstance(ids, np.ndarray):
         ids = torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64))
     return ids.to(device=device, dtype=torch.int64)
+
+
+def _host(ids: np.ndarray | torch.Tensor) -> np.ndarray:
+    return ids if isinstance(ids, np.ndarray) else ids.cpu().numpy()
 
 
 class ResidentFormulas:
@@ -54,6 +62,7 @@ class ResidentFormulas:
         edge_counts = sizes * (sizes - 1)
         local = [_pair_template(int(n)) for n in sizes]
         to = {"device": self.device}
+        self.sizes_host, self.edge_counts_host = sizes, edge_counts
         self.sizes = torch.from_numpy(sizes).to(**to)
         self.node_ptr = torch.from_numpy(np.concatenate([[0], np.cumsum(sizes)])).to(**to)
         self.edge_counts = torch.from_numpy(edge_counts).to(**to)
@@ -68,17 +77,25 @@ class ResidentFormulas:
     def __len__(self) -> int:
         return len(self.sizes)
 
-    def gather(self, ids: np.ndarray | torch.Tensor) -> StoichiometryBatch:
-        """The batch of compositions ``ids``, as ``build_stoichiometry_batch`` would build it."""
-        ids = _as_index(ids, self.device)
-        n = len(ids)
+    def gather(self, ids: np.ndarray | torch.Tensor, on_device: torch.Tensor | None = None) -> StoichiometryBatch:
+        """The batch of compositions ``ids``, as ``build_stoichiometry_batch`` would build it.
+
+        ``ids`` on the host (NumPy) lets the batch sizes be summed there;
+        ``on_device``, the same ids already on the device, spares their copy.
+        No step of the gather waits for the device.
+        """
+        host = _host(ids)
+        ids = _as_index(ids, self.device) if on_device is None else on_device
+        n = len(host)
         sizes = self.sizes[ids]
-        nodes = index_ranges(self.node_ptr[ids], sizes)
+        n_nodes = int(self.sizes_host[host].sum())
+        nodes = index_ranges(self.node_ptr[ids], sizes, n_nodes)
         position = torch.arange(n, device=self.device)
-        batch = torch.repeat_interleave(position, sizes, output_size=len(nodes))
+        batch = torch.repeat_interleave(position, sizes, output_size=n_nodes)
         counts = self.edge_counts[ids]
-        edges = index_ranges(self.edge_ptr[ids], counts)
-        owner = torch.repeat_interleave(position, counts, output_size=len(edges))
+        n_edges = int(self.edge_counts_host[host].sum())
+        edges = index_ranges(self.edge_ptr[ids], counts, n_edges)
+        owner = torch.repeat_interleave(position, counts, output_size=n_edges)
         # build_stoichiometry_batch orders edges by graph size, then by position in the batch
         order = torch.argsort(sizes[owner] * max(n, 1) + owner, stable=True)
         edges, owner = edges[order], owner[order]
@@ -100,6 +117,8 @@ class ResidentGraphs:
     def __init__(self, graphs: CrystalGraphSet, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
         to = {"device": self.device}
+        self.num_nodes_host = graphs.num_nodes.astype(np.int64)
+        self.edge_counts_host = np.diff(graphs.edge_ptr).astype(np.int64)
         self.num_nodes = torch.from_numpy(graphs.num_nodes.astype(np.int64)).to(**to)
         self.node_ptr = torch.from_numpy(graphs.node_ptr).to(**to)
         self.edge_ptr = torch.from_numpy(graphs.edge_ptr.astype(np.int64)).to(**to)
@@ -111,20 +130,25 @@ class ResidentGraphs:
     def __len__(self) -> int:
         return len(self.num_nodes)
 
-    def gather(self, ids: np.ndarray | torch.Tensor) -> CrystalBatch:
-        """The batch of structures ``ids``, as :meth:`CrystalGraphSet.collate` would build it."""
-        ids = _as_index(ids, self.device)
-        n = len(ids)
+    def gather(self, ids: np.ndarray | torch.Tensor, on_device: torch.Tensor | None = None) -> CrystalBatch:
+        """The batch of structures ``ids``, as :meth:`CrystalGraphSet.collate` would build it.
+
+        ``on_device`` as in :meth:`ResidentFormulas.gather`; no step waits for the device.
+        """
+        host = _host(ids)
+        ids = _as_index(ids, self.device) if on_device is None else on_device
+        n = len(host)
         n_nodes = self.num_nodes[ids]
         counts = self.edge_ptr[ids + 1] - self.edge_ptr[ids]
-        edges = index_ranges(self.edge_ptr[ids], counts)
+        n_edges = int(self.edge_counts_host[host].sum())
+        total_nodes = int(self.num_nodes_host[host].sum())
+        edges = index_ranges(self.edge_ptr[ids], counts, n_edges)
         position = torch.arange(n, device=self.device)
         shift = (torch.cumsum(n_nodes, 0) - n_nodes)[torch.repeat_interleave(position, counts,
-                                                                             output_size=len(edges))]
+                                                                             output_size=n_edges)]
         edge_index = torch.stack([self.src[edges].long() + shift, self.dst[edges].long() + shift])
-        total_nodes = int(n_nodes.sum())
         batch = torch.repeat_interleave(position, n_nodes, output_size=total_nodes)
         species = None
         if self.species is not None:
-            species = self.species[index_ranges(self.node_ptr[ids], n_nodes)].long()
+            species = self.species[index_ranges(self.node_ptr[ids], n_nodes, total_nodes)].long()
         return CrystalBatch(edge_index, self.distance[edges], batch, n, species)

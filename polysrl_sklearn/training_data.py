@@ -15,7 +15,9 @@ The objectives do not know which of the two they get.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,6 +29,26 @@ if TYPE_CHECKING:
     from .crystal_graph import CrystalBatch
     from .network import PolySRLNetwork
     from .stoichiometry_graph import StoichiometryBatch
+
+
+@dataclass
+class ResidentBatch:
+    """A sampler step with its indices both on the host and on the training device.
+
+    Attributes
+    ----------
+    formulas, structures, owner : ndarray
+        As in :class:`~polysrl_sklearn.sampler.PolymorphBatch` (host).
+    formulas_on_device, structures_on_device, owner_on_device : LongTensor
+        The same indices on the device.
+    """
+
+    formulas: np.ndarray
+    structures: np.ndarray
+    owner: np.ndarray
+    formulas_on_device: torch.Tensor
+    structures_on_device: torch.Tensor
+    owner_on_device: torch.Tensor
 
 
 class TrainingData:
@@ -57,17 +79,51 @@ class TrainingData:
 
     def index(self, ids: np.ndarray) -> torch.Tensor:
         """``ids`` as an int64 tensor on the device."""
-        return torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64)).to(self.device, non_blocking=True)
+        return torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64)).to(self.device)
 
-    def stoichiometry(self, formula_ids: np.ndarray) -> StoichiometryBatch:
-        """Stoichiometry graphs of formulas ``formula_ids``."""
-        return self.formulas.gather(self.index(formula_ids))
+    def resident(self, steps: Sequence[Any]) -> list[ResidentBatch]:
+        """Sampler steps (:class:`~polysrl_sklearn.sampler.PolymorphBatch`) with their indices on the device.
+
+        The indices of all ``steps`` travel in one (pinned, asynchronous) copy,
+        so that a training step on a GPU never waits for a host-to-device copy.
+        """
+        parts = [a for step in steps for a in (step.formulas, step.structures, step.owner)]
+        if not parts:
+            return []
+        flat = torch.from_numpy(np.concatenate(parts).astype(np.int64))
+        if self.device.type == "cuda":
+            flat = flat.pin_memory()
+        flat = flat.to(self.device, non_blocking=True)
+        batches, start = [], 0
+        for step in steps:
+            views = []
+            for array in (step.formulas, step.structures, step.owner):
+                views.append(flat[start:start + len(array)])
+                start += len(array)
+            batches.append(ResidentBatch(step.formulas, step.structures, step.owner, *views))
+        return batches
+
+    def _on_device(self, step: Any) -> ResidentBatch:
+        return step if isinstance(step, ResidentBatch) else self.resident([step])[0]
+
+    def stoichiometry(self, step: Any) -> StoichiometryBatch:
+        """Stoichiometry graphs of a step's formulas (a :class:`ResidentBatch` or a sampler step)."""
+        step = self._on_device(step)
+        return self.formulas.gather(step.formulas, step.formulas_on_device)
+
+    def owner(self, step: Any) -> torch.Tensor:
+        """Row of the step's formulas that owns each of its structures, on the device."""
+        return self._on_device(step).owner_on_device
+
+    def formula_targets(self, step: Any) -> torch.Tensor:
+        """The corpus targets of the step's formulas (NaN where unknown), on the device."""
+        return self.targets[self._on_device(step).formulas_on_device]
 
     def crystal_graphs(self, structure_ids: np.ndarray) -> CrystalBatch:
-        """Crystal graphs of structures ``structure_ids``."""
+        """Crystal graphs of structures ``structure_ids`` (host indices)."""
         if self.graphs is None:
             raise RuntimeError("this training data holds no crystal graphs")
-        return self.graphs.gather(self.index(structure_ids))
+        return self.graphs.gather(structure_ids)
 
     def use_cached(self, vectors: torch.Tensor | np.ndarray | None) -> None:
         """Serve structure vectors from ``vectors`` (one row per structure); ``None``: encode live."""
@@ -81,11 +137,14 @@ class TrainingData:
                              f"{len(self.corpus.formula_of_structure)} corpus structures")
         self.cached = vectors.to(self.device)
 
-    def structure_vectors(self, network: PolySRLNetwork, structure_ids: np.ndarray) -> torch.Tensor:
-        """Structure-side vectors of ``structure_ids``: cached rows projected, or the live encoder."""
+    def structure_vectors(self, network: PolySRLNetwork, step: Any) -> torch.Tensor:
+        """Structure-side vectors of a step's structures: cached rows projected, or the live encoder."""
+        step = self._on_device(step)
         if self.cached is not None:
-            return network.structure_projection(self.cached[self.index(structure_ids)])
-        return network.structure(self.crystal_graphs(structure_ids))
+            return network.structure_projection(self.cached[step.structures_on_device])
+        if self.graphs is None:
+            raise RuntimeError("this training data holds no crystal graphs")
+        return network.structure(self.graphs.gather(step.structures, step.structures_on_device))
 
     @torch.no_grad()
     def encode_all_structures(self, network: PolySRLNetwork, batch_size: int = 4096) -> torch.Tensor:

@@ -100,11 +100,13 @@ def test_frozen_training_caches_and_keeps_the_structure_encoder_fixed(corpus, en
 def test_cached_vectors_equal_the_live_encoder(corpus):
     network = network_for("graph_network").eval()
     data = TrainingData(corpus, torch.device("cpu"))
-    ids = np.array([3, 1])
+    from polysrl_sklearn.sampler import PolymorphBatch
+
+    step = PolymorphBatch(formulas=np.array([0, 1]), structures=np.array([3, 1]), owner=np.array([0, 1]))
     with torch.no_grad():
-        live = data.structure_vectors(network, ids)
+        live = data.structure_vectors(network, step)
         data.use_cached(data.encode_all_structures(network))
-        cached = data.structure_vectors(network, ids)
+        cached = data.structure_vectors(network, step)
     assert torch.allclose(live, cached, atol=1e-6)
 
 
@@ -161,3 +163,13 @@ def test_registry_names_are_featurizer_choices():
         PolySRLFeaturizer(structure_encoder=name).get_params()
     with pytest.raises(ValueError, match="structure_encoder"):
         PolySRLFeaturizer(pretrained=None, structure_encoder="nope").fit(["NaCl"])
+
+
+def test_resident_steps_carry_their_indices_to_the_device(corpus):
+    from polysrl_sklearn.sampler import PolymorphBatchSampler
+
+    data = TrainingData(corpus, torch.device("cpu"))
+    steps = list(PolymorphBatchSampler(corpus.formula_of_structure, 3, 2, seed=0))
+    for step, resident in zip(steps, data.resident(steps)):
+        for name in ("formulas", "structures", "owner"):
+            assert getattr(resident, f"{name}_on_device").tolist() == getattr(step, name).tolist()

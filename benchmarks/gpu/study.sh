@@ -2,6 +2,11 @@
 # parallel on one GPU, EPOCHS each (snapshots every 20), stopped at BUDGET seconds; models are
 # packed two per tar into $OUT.
 source benchmarks/gpu/device_env.sh
+# several processes share the GPU: MPS lets their kernels run side by side (when the image has it)
+nvidia-cuda-mps-control -d 2>/dev/null && echo "MPS daemon started" || echo "no MPS"
+# the engine's speed in one process, before the study (50 timed steps per row)
+[ -n "$SPEED" ] && timeout 90 python3 benchmarks/pretrain_speed.py --devices cuda --widths 200 --steps 50 \
+    --deterministic both --cache-dir .gpu/cache 2>&1 | tee "$OUT/speed_after.md"
 EPOCHS=${EPOCHS:-100}; BUDGET=${BUDGET:-450}; DEVICE=${DEVICE:-cuda}; WIDTH=${WIDTH:-200}
 COMMON="--data $POLYSRL_MP_STRUCTURES --cache-dir .gpu/cache --device $DEVICE --threads 1 --n-jobs 1 --seed 0
   --holdout 0.05 --hidden-dim $WIDTH --epochs $EPOCHS --batch-size 256 --learning-rate 1e-3 --warmup-epochs 2
@@ -45,3 +50,4 @@ tar -cf "$OUT/m3.tar" $(ls runs/final_C5.pt runs/final_C6.pt 2>/dev/null)
 tar -cf "$OUT/m4.tar" $(ls runs/final_C7.pt runs/final_C8.pt 2>/dev/null)
 tar -cf "$OUT/m5.tar" $(ls runs/final_C9.pt 2>/dev/null)
 ls -la "$OUT"
+[ -n "$TESTS" ] && timeout 60 python3 -m pytest -q -p no:cacheprovider tests/test_cuda.py 2>&1 | tail -3
