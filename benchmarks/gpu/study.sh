@@ -2,8 +2,6 @@
 # parallel on one GPU, EPOCHS each (snapshots every 20), stopped at BUDGET seconds; models are
 # packed two per tar into $OUT.
 source benchmarks/gpu/device_env.sh
-# several processes share the GPU: MPS lets their kernels run side by side (when the image has it)
-nvidia-cuda-mps-control -d 2>/dev/null && echo "MPS daemon started" || echo "no MPS"
 # the engine's speed in one process, before the study (50 timed steps per row)
 [ -n "$SPEED" ] && timeout 90 python3 benchmarks/pretrain_speed.py --devices cuda --widths 200 --steps 50 \
     --deterministic both --cache-dir .gpu/cache 2>&1 | tee "$OUT/speed_after.md"
