@@ -2,6 +2,7 @@
 # parallel on one GPU, EPOCHS each (snapshots every 20), stopped at BUDGET seconds; models are
 # packed two per tar into $OUT.
 source benchmarks/gpu/device_env.sh
+set +e +o pipefail  # from here on, a failed run or an empty grep must not stop the packing
 # the engine's speed in one process, before the study (50 timed steps per row)
 [ -n "$SPEED" ] && timeout 90 python3 benchmarks/pretrain_speed.py --devices cuda --widths 200 --steps 50 \
     --deterministic both --cache-dir .gpu/cache 2>&1 | tee "$OUT/speed_after.md"
