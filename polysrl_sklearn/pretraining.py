@@ -139,12 +139,7 @@ def frozen_structure_vectors(network: PolySRLNetwork, data: TrainingData, finger
         return data.encode_all_structures(network)
 
     def compute(ids):
-        was_training = network.structure.training
-        network.structure.eval()
-        with torch.no_grad():
-            vectors = network.structure(data.crystal_graphs(ids)).float().cpu().numpy()
-        network.structure.train(was_training)
-        return vectors
+        return data.encode_structures(network, ids).cpu().numpy()
 
     vectors = cached_vectors(compute, len(data.corpus.formula_of_structure), cache_dir, key, chunk_size=8192,
                              verbose=verbose, description="frozen structure vectors")
