@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
+    from .ddp import DistributedContext
+
 from .recipes import DEFAULT_RECIPE, PRECISIONS, RECIPES, get_recipe
 from .structure_encoders import STRUCTURE_ENCODERS
 
@@ -56,12 +58,32 @@ def pretrain_command(args: argparse.Namespace) -> int:
     starts, so the same command both starts and continues a run). Ctrl-C
     prints where the last finished epoch's checkpoint is and how to resume,
     and returns 130.
+
+    Under ``torchrun`` (``torchrun --nproc_per_node=N -m polysrl_sklearn.cli
+    pretrain ...``) it trains data-parallel over the N processes
+    (:mod:`polysrl_sklearn.ddp`): rank 0 builds the corpus graphs first (the
+    others read its cache), computes CHGNet vectors, writes the checkpoint and
+    the export and prints; the other ranks print nothing on stdout.
     """
+    import contextlib
+    import io
+
+    from .ddp import distributed_from_environment
+
+    with distributed_from_environment(args.device) as context:
+        quiet = context is not None and not context.is_main
+        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
+            return _pretrain(args, context)
+
+
+def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> int:
+    """:func:`pretrain_command` in one process, or as one rank of ``context``."""
     import numpy as np
     import pandas as pd
     import torch
 
     from .corpus import corpus_from_mp_jsonl, corpus_from_property_table, with_formula_targets
+    from .ddp import main_first, main_then_broadcast
     from .model_files import ModelFileError
     from .network import ModelConfig, PolySRLNetwork, save_checkpoint
     from .objectives import get_objective
@@ -69,7 +91,8 @@ def pretrain_command(args: argparse.Namespace) -> int:
     from .resume import ResumeError
     from .structure_encoders import get_structure_encoder
 
-    if args.resume and not Path(args.checkpoint).is_file():
+    main = context is None or context.is_main
+    if args.resume and not Path(args.checkpoint).is_file() and main:
         print(f"polysrl pretrain: --resume: no checkpoint at {args.checkpoint} yet; starting a new run",
               file=sys.stderr, flush=True)
     if args.export_every is not None and (args.export_every < 1 or not args.export):
@@ -91,8 +114,9 @@ def pretrain_command(args: argparse.Namespace) -> int:
         corpus = corpus_from_property_table(table[args.composition_column].tolist(),
                                             table[args.target_column].to_numpy())
     else:
-        corpus = corpus_from_mp_jsonl(args.data, args.limit, recipe.cutoff, recipe.max_neighbors, args.n_jobs,
-                                      args.cache_dir, verbose=True)
+        with main_first(context):  # rank 0 builds the graph cache, the other ranks read it
+            corpus = corpus_from_mp_jsonl(args.data, args.limit, recipe.cutoff, recipe.max_neighbors, args.n_jobs,
+                                          args.cache_dir, verbose=main)
         if recipe.multitask_weight > 0:
             if not args.property_table:
                 raise SystemExit("--multitask-weight needs --property-table CSV (e.g. mp-non-metals.csv)")
@@ -110,7 +134,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
           f"graphs ready in {graph_seconds:.0f} s", flush=True)
     structure_vectors = None
     if get_structure_encoder(recipe.structure_encoder).external and get_objective(args.objective).uses_structures:
-        all_vectors = external_structure_vectors(args, corpus)
+        all_vectors = main_then_broadcast(context, lambda: external_structure_vectors(args, corpus))
         structure_vectors = all_vectors[np.flatnonzero(~held_out[corpus.formula_of_structure])]
     config = ModelConfig(**recipe.architecture(), objective=args.objective,
                          structure_target_dim=0 if structure_vectors is None else int(structure_vectors.shape[1]))
@@ -132,8 +156,8 @@ def pretrain_command(args: argparse.Namespace) -> int:
 
     try:
         history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
-                           resume=args.resume, verbose=True, structure_vectors=structure_vectors,
-                           cache_dir=args.cache_dir,
+                           resume=args.resume, verbose=main, structure_vectors=structure_vectors,
+                           cache_dir=args.cache_dir, distributed=context,
                            extra={"held_out_formulas": held, "corpus": corpus_info},
                            on_epoch_end=export_snapshot if args.export_every else None)
     except (ResumeError, ModelFileError) as exc:
@@ -147,7 +171,7 @@ def pretrain_command(args: argparse.Namespace) -> int:
             print("\ninterrupted before the first epoch finished; no checkpoint was written",
                   file=sys.stderr)
         return INTERRUPTED_EXIT_STATUS
-    if args.export:
+    if args.export and main:
         export(args.export, network, history)
         print(f"exported stoichiometry encoder to {args.export}")
     print(json.dumps(history[-1], default=float))

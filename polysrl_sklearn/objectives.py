@@ -238,7 +238,7 @@ class SoftContrastiveLoss(nn.Module):
     def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
                    rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
-        mean, variance = network.stoichiometry(data.stoichiometry(step))
+        mean, variance = data.formula_gaussians(network, step)
         structure_vectors = data.structure_vectors(network, step)
         loss, parts = self(mean.float(), variance.float(), structure_vectors.float(), data.owner(step))
         weight = network.config.multitask_weight
@@ -306,7 +306,7 @@ class InfoMaxLoss(nn.Module):
     def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
                    rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
-        mean, variance = network.stoichiometry(data.stoichiometry(step))
+        mean, variance = data.formula_gaussians(network, step)
         structure_vectors = data.structure_vectors(network, step)
         return self(mean.float(), structure_vectors.float(), data.owner(step)), {}, variance
 
@@ -332,16 +332,23 @@ class GraphCLLoss(nn.Module):
         """Loss of two random views (see :func:`augment`) of the compositions ``parsed``."""
         views = [build_stoichiometry_batch([augment(p, rng) for p in parsed]).to(device) for _ in range(2)]
         a, b = (network.stoichiometry(view)[0].float() for view in views)
-        target = torch.arange(len(parsed), device=device)
+        return self.views_loss(a, b)
+
+    def views_loss(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """Symmetric NT-Xent of two views' mean vectors (row ``i`` of ``a`` and of ``b``: one composition)."""
+        target = torch.arange(len(a), device=a.device)
         return 0.5 * (nt_xent(a, b, target, self.temperature) + nt_xent(b, a, target, self.temperature))
 
     def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
                    rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
         with torch.no_grad():
-            _, variance = network.stoichiometry(data.stoichiometry(step))
+            _, variance = data.formula_gaussians(network, step)
         parsed = [data.parsed[f] for f in step.formulas]
-        return self(network, parsed, rng, data.device), {}, variance
+        # both views of every formula of the batch are drawn (the same draws on every rank), then encoded
+        views = [[augment(p, rng) for p in parsed] for _ in range(2)]
+        a, b = (data.encode_compositions(network, view, step)[0].float() for view in views)
+        return self.views_loss(a, b), {}, variance
 
     def extra_repr(self) -> str:
         return f"temperature={self.temperature:g}"
@@ -353,16 +360,18 @@ class SupervisedLoss(nn.Module):
     def forward(self, network: PolySRLNetwork, stoich: Any, targets: torch.Tensor) -> torch.Tensor:
         """L1 loss of ``network.property_head(mean)`` against ``targets``."""
         mean, _ = network.stoichiometry(stoich)
+        return self.head_loss(network, mean, targets)
+
+    @staticmethod
+    def head_loss(network: PolySRLNetwork, mean: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Mean absolute error of ``network.property_head`` on the mean vectors ``mean``."""
         return (network.property_head(mean).float().squeeze(-1) - targets).abs().mean()
 
     def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
                    rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
-        stoich = data.stoichiometry(step)
-        targets = data.formula_targets(step)
-        with torch.no_grad():
-            _, variance = network.stoichiometry(stoich)
-        return self(network, stoich, targets), {}, variance
+        mean, variance = data.formula_gaussians(network, step)
+        return self.head_loss(network, mean, data.formula_targets(step)), {}, variance.detach()
 
 
 @dataclass(frozen=True)

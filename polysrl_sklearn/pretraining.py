@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import os
 import time
@@ -14,6 +15,7 @@ import numpy as np
 import torch
 
 from .corpus import StructureCorpus
+from .ddp import DistributedContext, ShardedTrainingData, main_then_broadcast, wrap_for_training
 from .network import PolySRLNetwork, load_checkpoint, save_checkpoint
 from .objectives import objective_loss
 from .recipes import DEFAULTS, LR_SCHEDULES, PRECISIONS
@@ -146,12 +148,21 @@ def frozen_structure_vectors(network: PolySRLNetwork, data: TrainingData, finger
     return torch.from_numpy(vectors)
 
 
+def _read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict] | None:
+    """Weights and payload of a full checkpoint, or None if there is no file."""
+    if not Path(path).exists():
+        return None
+    saved, payload = load_checkpoint(path)
+    return saved.state_dict(), payload
+
+
 def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: TrainingSettings,
              device: str | torch.device = "auto", checkpoint_path: str | os.PathLike | None = None,
              resume: bool = False, verbose: bool = True, extra: dict | None = None,
              on_epoch_end: Callable[[int, PolySRLNetwork, list[dict]], None] | None = None,
              structure_vectors: np.ndarray | None = None,
-             cache_dir: str | os.PathLike | None = None) -> list[dict]:
+             cache_dir: str | os.PathLike | None = None,
+             distributed: DistributedContext | None = None) -> list[dict]:
     """Train ``network`` on ``corpus`` with the loss of its objective (see :mod:`polysrl_sklearn.objectives`).
 
     The corpus is put on the device once (:class:`~polysrl_sklearn.training_data.TrainingData`):
@@ -159,6 +170,16 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     structure side is made (trained jointly, frozen and cached after a warm-up,
     or external cached vectors) is the network's ``config.structure_encoder``
     (:mod:`polysrl_sklearn.structure_encoders`).
+
+    With ``distributed`` (every rank of a process group calls ``pretrain`` with
+    the same arguments), the training is data-parallel: every rank draws the
+    same global batches, encodes its share of their formulas and polymorphs,
+    and computes the loss of the whole global batch from gathered vectors;
+    DistributedDataParallel averages the gradients, so a step equals a single
+    process's step over the same global batch (:mod:`polysrl_sklearn.ddp`).
+    Rank 0 alone writes the checkpoint, calls ``on_epoch_end``, reads the
+    checkpoint it resumes from and computes a frozen structure encoder's cache,
+    and sends both to the other ranks.
 
     Parameters
     ----------
@@ -179,12 +200,13 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         ``cache_dir``) from the restored weights, so a resumed run equals an
         uninterrupted one.
     verbose : bool
-        Show a tqdm progress bar.
+        Show a tqdm progress bar (on rank 0 only, under ``distributed``).
     extra : dict, optional
         More entries stored in every checkpoint (e.g. the held-out formulas).
     on_epoch_end : callable, optional
         Called as ``on_epoch_end(epoch, network, history)`` after each epoch's
-        checkpoint, with the network on the CPU (e.g. to export snapshots).
+        checkpoint, with the network on the CPU (e.g. to export snapshots);
+        on rank 0 only, under ``distributed``.
     structure_vectors : ndarray (n_structures, D), optional
         The external structure side's vectors (``structure_encoder="chgnet"``),
         one row per corpus structure, e.g. from
@@ -193,19 +215,27 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     cache_dir : path, optional
         Where a frozen structure encoder's vectors are cached (keyed by corpus
         and weights); without it they are recomputed in memory.
+    distributed : DistributedContext, optional
+        Train data-parallel over this process group
+        (:func:`polysrl_sklearn.ddp.init_from_environment`); ``None``: one process.
+        ``device`` must then be ``"auto"`` or the rank's own device.
 
     Returns
     -------
     list of dict
         One entry per epoch: ``epoch``, ``loss``, ``contrastive``, ``kl``,
         ``c``, ``d``, ``mean_uncertainty``, ``structure_side`` (``"joint"`` or
-        ``"cached"``), ``seconds``.
+        ``"cached"``), ``seconds``; and ``ranks`` (the world size) under ``distributed``.
+        Every rank returns the same history.
     """
     from tqdm.auto import tqdm
 
     from .objectives import get_objective
 
-    device = resolve_device(device)
+    context = distributed
+    main = context is None or context.is_main
+    device = resolve_device(device) if context is None else context.training_device(device)
+    verbose = verbose and main
     if settings.precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {settings.precision!r}")
     if settings.lr_schedule not in LR_SCHEDULES:
@@ -225,13 +255,16 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     augment_rng = np.random.default_rng(settings.seed + 1)
     fingerprint = corpus_fingerprint(corpus)
     loss_module = objective_loss(network)
-    if resume and checkpoint_path is not None and Path(checkpoint_path).exists():
-        saved, payload = load_checkpoint(checkpoint_path)
+    # under a process group, rank 0 reads the checkpoint and sends it to every rank
+    resumed = (main_then_broadcast(context, functools.partial(_read_checkpoint, checkpoint_path))
+               if resume and checkpoint_path is not None else None)
+    if resumed is not None:
+        saved_state, payload = resumed
         check_resumable(payload, network.config, settings, fingerprint, checkpoint_path)
         if len(payload["history"]) > settings.epochs:
             raise ResumeError(f"cannot resume from {checkpoint_path}: it has already trained "
                               f"{len(payload['history'])} epochs, more than epochs={settings.epochs}")
-        network.load_state_dict(saved.state_dict())
+        network.load_state_dict(saved_state)
         optimizer.load_state_dict(payload["optimizer"])
         sampler.set_state(payload["sampler"])
         torch.set_rng_state(payload["torch_rng"])
@@ -244,7 +277,9 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         for k, v in state.items():
             if isinstance(v, torch.Tensor):
                 state[k] = v.to(device)
-    data = TrainingData(corpus, device, with_graphs=uses_structures and not side.external)
+    with_graphs = uses_structures and not side.external
+    data = (TrainingData(corpus, device, with_graphs) if context is None
+            else ShardedTrainingData(corpus, context, with_graphs))
     if side.external and uses_structures:
         data.use_cached(standardise_columns(structure_vectors))
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and settings.precision == "bf16"
@@ -259,10 +294,15 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
             if side.frozen and uses_structures:
                 if joint:
                     data.use_cached(None)
-                elif data.cached is None:
-                    data.use_cached(frozen_structure_vectors(network, data, fingerprint, cache_dir, verbose))
+                elif data.cached is None:  # computed once, on rank 0 under a process group
+                    data.use_cached(main_then_broadcast(context, functools.partial(
+                        frozen_structure_vectors, network, data, fingerprint, cache_dir, verbose)))
             if not side.external:
                 network.structure.requires_grad_(joint)
+            # under a process group: DDP over the parameters trainable in this epoch (wrapped again every
+            # epoch, since a frozen structure side changes them and rank 0 moves the network to save it)
+            step_loss = (functools.partial(loss_module.batch_loss, network) if context is None
+                         else wrap_for_training(network, loss_module.batch_loss, context))
             totals = torch.zeros(4, dtype=torch.float64, device=device)  # loss, contrastive, kl, uncertainty
             n_rows = 0
             # the epoch's batches are drawn on the host, then their indices go to the device in one copy
@@ -270,7 +310,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                        disable=not verbose, leave=False)
             for step in bar:
                 with autocast:
-                    loss, parts, variance = loss_module.batch_loss(network, data, step, augment_rng)
+                    loss, parts, variance = step_loss(data, step, augment_rng)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
@@ -297,11 +337,14 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                 "structure_side": "joint" if joint else "cached",
                 "seconds": time.time() - started,
             }
+            if context is not None:
+                record["ranks"] = context.world_size
             history.append(record)
             if verbose:
                 tqdm.write(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
                                     for k, v in record.items()))
-            if checkpoint_path is not None or on_epoch_end is not None:
+            del step_loss
+            if main and (checkpoint_path is not None or on_epoch_end is not None):
                 network.to("cpu")
                 if checkpoint_path is not None:
                     rng_states = {"torch_rng": torch.get_rng_state()}

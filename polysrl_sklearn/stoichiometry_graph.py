@@ -77,8 +77,9 @@ def build_stoichiometry_batch(parsed: list[ParsedComposition]) -> StoichiometryB
     StoichiometryBatch
     """
     sizes = np.fromiter((len(e) for e, _ in parsed), dtype=np.int64, count=len(parsed))
-    element = np.concatenate([e for e, _ in parsed])
-    fraction = np.concatenate([f for _, f in parsed])
+    # no compositions (a rank's empty share of a small batch): an empty batch, as ResidentFormulas gives
+    element = np.concatenate([e for e, _ in parsed]) if parsed else np.zeros(0, np.int64)
+    fraction = np.concatenate([f for _, f in parsed]) if parsed else np.zeros(0, np.float32)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     batch = np.repeat(np.arange(len(parsed)), sizes)
     edge_blocks = []

@@ -4,13 +4,17 @@
 
 * :meth:`~TrainingData.stoichiometry` -- the stoichiometry graphs of a batch's formulas
   (an index gather from :class:`~polysrl_sklearn.resident.ResidentFormulas`);
+* :meth:`~TrainingData.formula_gaussians` -- the stoichiometry encoder's mean and variance of a
+  batch's formulas;
 * :meth:`~TrainingData.structure_vectors` -- the structure-side vectors of a batch's
   structures: either the network's structure encoder run on resident crystal graphs
   (*joint* training, the paper's method) or rows of a cached matrix of vectors from a
   frozen encoder, through the network's trainable structure projection (*cached*
   training; see :mod:`polysrl_sklearn.structure_encoders`).
 
-The objectives do not know which of the two they get.
+The objectives do not know which of the two they get, nor whether they run in one
+process or data-parallel over several (:class:`polysrl_sklearn.ddp.ShardedTrainingData`
+gives the same rows of the global batch, each rank encoding its share).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import numpy as np
 import torch
 
 from .resident import ResidentFormulas, ResidentGraphs
+from .stoichiometry_graph import build_stoichiometry_batch
 
 if TYPE_CHECKING:
     from .corpus import StructureCorpus
@@ -114,6 +119,19 @@ class TrainingData:
         """Stoichiometry graphs of a step's formulas (a :class:`ResidentBatch` or a sampler step)."""
         step = self._on_device(step)
         return self.formulas.gather(step.formulas, step.formulas_on_device)
+
+    def formula_gaussians(self, network: PolySRLNetwork, step: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and variance vectors of the step's formulas, (n_formulas, F) each, from the stoichiometry encoder."""
+        return network.stoichiometry(self.stoichiometry(step))
+
+    def encode_compositions(self, network: PolySRLNetwork, compositions: Sequence[Any],
+                            step: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and variance vectors of ``compositions``, one per formula of ``step`` (e.g. augmented views).
+
+        ``step`` says which batch the compositions belong to; a single process
+        does not need it (:class:`polysrl_sklearn.ddp.ShardedTrainingData` does).
+        """
+        return network.stoichiometry(build_stoichiometry_batch(list(compositions)).to(self.device))
 
     def owner(self, step: Any) -> torch.Tensor:
         """Row of the step's formulas that owns each of its structures, on the device."""
