@@ -28,6 +28,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -157,6 +158,24 @@ def _work(input: Path, column: str, chunk_size: int, done: set[int]) -> Iterator
             yield chunk, index, index * chunk_size
 
 
+@contextmanager
+def _progress(rows: int, done_rows: int, show: bool) -> Iterator[Callable[[tuple[int, int, int]], None]]:
+    """A progress bar (formulas per second, time left, errors) and the callback that advances it."""
+    from tqdm.auto import tqdm
+
+    errors = 0
+    with tqdm(total=rows, initial=done_rows, unit=" formulas", unit_scale=True, disable=not show, file=sys.stderr,
+              desc="featurize", smoothing=0.1) as bar:
+
+        def on_done(result: tuple[int, int, int]) -> None:
+            nonlocal errors
+            errors += result[2]
+            bar.update(result[1])
+            bar.set_postfix(errors=errors, refresh=False)
+
+        yield on_done
+
+
 def run_locally(work: Iterator[tuple[pa.Table, int, int]], task: Callable[..., tuple[int, int, int]],
                 on_done: Callable[[tuple[int, int, int]], None]) -> None:
     """Run each chunk's task in this process, in order."""
@@ -226,39 +245,36 @@ def featurize_file(input: str | os.PathLike, output: str | os.PathLike, column: 
         raise FileNotFoundError(f"no input file {input}")
     if output.exists() and not overwrite:
         raise FileExistsError(f"{output} exists; remove it or pass overwrite=True (polysrl featurize --overwrite)")
-    featurizer = cached_featurizer(pretrained, device)
-    schema = input_schema(input, column)
-    check_input_columns(schema.names, column, featurizer)
-    rows = count_rows(input, column)
-    chunks = max(1, -(-rows // chunk_size))  # an empty input still gets one (empty) part
-    parts_dir = parts_folder(output)
-    _prepare_parts(parts_dir, _manifest(input, rows, column, chunk_size, model_file(pretrained)), resume)
-    expected = [min(chunk_size, rows - i * chunk_size) for i in range(chunks)]
-    done = {i for i in range(chunks) if part_rows(part_path(parts_dir, i)) == expected[i]}
+    model = worker_model_name(pretrained)  # refuses a missing or random-init model before anything starts
+    with ExitStack() as stack:
+        client = None
+        if scheduler is not None:
+            from .distributed import connect, warm_up
 
-    from tqdm.auto import tqdm
+            client = stack.enter_context(connect(scheduler, workers))
+            warming = warm_up(client, model, device)  # the workers load the model while this process counts rows
+            stack.callback(warming.clear)  # held until the work is submitted: a released future may be cancelled
+        featurizer = cached_featurizer(pretrained, device)
+        schema = input_schema(input, column)
+        check_input_columns(schema.names, column, featurizer)
+        rows = count_rows(input, column)
+        chunks = max(1, -(-rows // chunk_size))  # an empty input still gets one (empty) part
+        parts_dir = parts_folder(output)
+        _prepare_parts(parts_dir, _manifest(input, rows, column, chunk_size, model_file(pretrained)), resume)
+        expected = [min(chunk_size, rows - i * chunk_size) for i in range(chunks)]
+        done = {i for i in range(chunks) if part_rows(part_path(parts_dir, i)) == expected[i]}
+        work = _work(input, column, chunk_size, done)
+        if rows == 0 and not done:
+            work = iter([(schema.empty_table().replace_schema_metadata(None), 0, 0)])
+        task = partial(run_chunk, column=column, pretrained=model, device=device, parts_dir=str(parts_dir))
+        with _progress(rows, sum(expected[i] for i in done), progress) as on_done:
+            if client is None:
+                run_locally(work, task, on_done)
+            else:
+                from .distributed import run_on_cluster
 
-    errors = 0
-    bar = tqdm(total=rows, initial=sum(expected[i] for i in done), unit=" formulas", unit_scale=True,
-               disable=not progress, file=sys.stderr, desc="featurize", smoothing=0.1)
-
-    def on_done(result: tuple[int, int, int]) -> None:
-        nonlocal errors
-        errors += result[2]
-        bar.update(result[1])
-        bar.set_postfix(errors=errors, refresh=False)
-
-    task = partial(run_chunk, column=column, pretrained=worker_model_name(pretrained), device=device, parts_dir=str(parts_dir))
-    work = _work(input, column, chunk_size, done)
-    if rows == 0 and not done:
-        work = iter([(schema.empty_table().replace_schema_metadata(None), 0, 0)])
-    with bar:
-        if scheduler is None:
-            run_locally(work, task, on_done)
-        else:
-            from .distributed import run_on_cluster
-
-            run_on_cluster(work, task, on_done, scheduler, workers)
+                run_on_cluster(client, work, task, on_done)
     assemble([part_path(parts_dir, i) for i in range(chunks)], output, schema, output_names(featurizer)[:-1])
     shutil.rmtree(parts_dir)
-    return FeaturizeSummary(output, rows, non_null_count(output, ERROR_COLUMN), chunks, len(done), time.perf_counter() - started)
+    return FeaturizeSummary(output, rows, non_null_count(output, ERROR_COLUMN), chunks, len(done),
+                            time.perf_counter() - started)
