@@ -20,12 +20,13 @@ if TYPE_CHECKING:
 
     from .ddp import DistributedContext
 
+from .featurize_command import add_featurize_parser
 from .recipes import DEFAULT_RECIPE, PRECISIONS, RECIPES, get_recipe
 from .structure_encoders import STRUCTURE_ENCODERS
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED_EXIT_STATUS = 130
-COMMANDS = ("pretrain", "benchmark", "export")
+COMMANDS = ("pretrain", "benchmark", "export", "featurize")
 
 
 def split_holdout(formulas: list[str], fraction: float, seed: int) -> np.ndarray:
@@ -404,6 +405,7 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     e.add_argument("checkpoint")
     e.add_argument("output")
     e.set_defaults(handler=export_command)
+    add_featurize_parser(sub)
     return parser
 
 

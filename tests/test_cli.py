@@ -21,7 +21,7 @@ def subcommands() -> dict:
 
 def test_every_subcommand_has_help():
     commands = subcommands()
-    assert set(commands) == {"pretrain", "benchmark", "export"}
+    assert set(commands) == {"pretrain", "benchmark", "export", "featurize"}
     for name, sub in commands.items():
         assert sub.format_help().startswith(f"usage: polysrl {name}"), name
 

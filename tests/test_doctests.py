@@ -11,6 +11,8 @@ import pytest
 import polysrl_sklearn
 
 MODULES = sorted(info.name for info in pkgutil.walk_packages(polysrl_sklearn.__path__, "polysrl_sklearn."))
+#: Modules that need an optional extra (module -> what it imports), skipped without it.
+NEEDS_EXTRA = {"polysrl_sklearn.distributed": "distributed", "polysrl_sklearn.table_io": "pyarrow"}
 
 
 def _examples(module_name: str) -> list[doctest.DocTest]:
@@ -20,6 +22,8 @@ def _examples(module_name: str) -> list[doctest.DocTest]:
 
 @pytest.mark.parametrize("module_name", ["polysrl_sklearn", *MODULES])
 def test_docstring_examples(module_name):
+    if module_name in NEEDS_EXTRA:
+        pytest.importorskip(NEEDS_EXTRA[module_name], reason="needs the dask extra")
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     for test in _examples(module_name):
         runner.run(test)
