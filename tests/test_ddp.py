@@ -19,8 +19,6 @@ scaling.
 
 from __future__ import annotations
 
-import gzip
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +27,7 @@ import ddp_scenarios as scenarios
 import numpy as np
 import pytest
 import torch
+from test_cli_pretrain import write_jsonl
 
 from polysrl_sklearn import ddp
 from polysrl_sklearn.network import load_checkpoint
@@ -193,15 +192,6 @@ def test_resume_from_two_ranks_in_one_process(two_ranks):
 
 # ------------------------------------------------------------------------------------------------
 # The command line under torchrun
-
-
-def write_jsonl(path, structures):
-    with gzip.open(path, "wt") as handle:
-        for i, s in enumerate(structures):
-            handle.write(json.dumps({
-                "material_id": f"mp-{i}", "formula": s.composition.reduced_formula, "nsites": len(s),
-                "lattice": list(s.lattice.abc) + list(s.lattice.angles), "species": [x.symbol for x in s.species],
-                "frac_coords": s.frac_coords.tolist()}) + "\n")
 
 
 @pytest.mark.slow
