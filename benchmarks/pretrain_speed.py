@@ -82,8 +82,12 @@ def timed_steps(network: PolySRLNetwork, data: TrainingData, settings: TrainingS
 
 
 def measure(corpus, width: int, side: str, device: torch.device, precision: str, steps: int,
-            epochs: int, deterministic: bool = True) -> dict:
-    """One row: seconds per epoch of ``side`` at width ``width``."""
+            epochs: int, deterministic: bool = True, random_cache: bool = False) -> dict:
+    """One row: seconds per epoch of ``side`` at width ``width``.
+
+    ``random_cache`` (with ``steps``) fills the cache with random vectors instead of running
+    the frozen encoder over the corpus: a cached step's time does not depend on their values.
+    """
     network = network_of(width, side)
     settings = TrainingSettings(**{**get_recipe("paper").training(), "epochs": epochs, "warmup_epochs": 0},
                                 precision=precision, deterministic=deterministic)
@@ -93,7 +97,10 @@ def measure(corpus, width: int, side: str, device: torch.device, precision: str,
     if steps:
         network.to(device)
         data = TrainingData(corpus, device)
-        if side != "graph_network":
+        if side != "graph_network" and random_cache:
+            data.use_cached(torch.randn(len(corpus.names), width))
+            row["cache_s"] = float("nan")
+        elif side != "graph_network":
             started = time.perf_counter()
             data.use_cached(data.encode_all_structures(network))
             row["cache_s"] = time.perf_counter() - started
@@ -123,6 +130,9 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2, help="whole epochs per row (time: mean of epochs 2..)")
     parser.add_argument("--cache-dir", default=None, help="crystal-graph cache")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--sides", nargs="+", choices=["joint", "cached"], default=["joint", "cached"])
+    parser.add_argument("--random-cache", action="store_true",
+                        help="with --steps: cached rows train against random vectors (skips the cache's cost)")
     parser.add_argument("--deterministic", choices=["on", "off", "both"], default="on",
                         help="CUDA deterministic kernels (TrainingSettings.deterministic)")
     args = parser.parse_args()
@@ -144,15 +154,17 @@ def main() -> None:
             modes = {"on": [True], "off": [False], "both": [True, False]}[args.deterministic]
             for precision, deterministic in ((p, d) for p in (args.precisions if device.type == "cuda" else ["fp32"])
                                              for d in (modes if device.type == "cuda" else [True])):
-                rows = [measure(corpus, width, side, device, precision, args.steps, args.epochs, deterministic)
-                        for side in ("graph_network", "graph_network_frozen")]
-                ratio = rows[0]["epoch_s"] / rows[1]["epoch_s"]
+                sides = [s for s, label in (("graph_network", "joint"), ("graph_network_frozen", "cached"))
+                         if label in args.sides]
+                rows = [measure(corpus, width, side, device, precision, args.steps, args.epochs, deterministic,
+                                args.random_cache) for side in sides]
+                ratio = rows[0]["epoch_s"] / rows[-1]["epoch_s"] if len(rows) == 2 else float("nan")
                 for row in rows:
                     label = "joint" if row["side"] == "graph_network" else "cached"
                     print(f"| {row['device']} | {width} | {precision} | {label} | {row['epoch_s']:.2f} | "
                           f"{row['cache_s']:.1f} | {ratio if label == 'cached' else 1:.1f} | {row['how']} |",
                           flush=True)
-                if width == 200 and precision == "fp32" and deterministic:
+                if width == 200 and precision == "fp32" and deterministic and len(rows) == 2:
                     last = {"joint": rows[0]["epoch_s"], "cached": rows[1]["epoch_s"]}
     if last:
         print(f"joint_epoch_s={last['joint']:.2f} cached_epoch_s={last['cached']:.2f} "
