@@ -415,7 +415,19 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     args = build_parser(full=[command] if command in COMMANDS else []).parse_args(argv)
     args.argv = argv
-    return args.handler(args)
+    threads = _torch_threads()
+    try:
+        return args.handler(args)
+    finally:
+        # ``--threads`` is for this command: a caller's process (a notebook, a test run) keeps its setting
+        if threads is not None:
+            sys.modules["torch"].set_num_threads(threads)
+
+
+def _torch_threads() -> int | None:
+    """torch's intra-op thread count, if torch is imported (the command line imports it lazily)."""
+    torch = sys.modules.get("torch")
+    return torch.get_num_threads() if torch is not None else None
 
 
 if __name__ == "__main__":

@@ -66,3 +66,18 @@ def test_module_runs_as_the_polysrl_command():
     result = subprocess.run([sys.executable, "-m", "polysrl_sklearn.cli", "--help"], capture_output=True,
                             text=True, timeout=120)
     assert result.returncode == 0 and "pretrain" in result.stdout and "benchmark" in result.stdout
+
+
+def test_threads_flag_does_not_outlive_the_command(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        write_jsonl(tmp_path / "mp.jsonl.gz", prototype_structures())
+        assert main(["pretrain", "--data", str(tmp_path / "mp.jsonl.gz"), "--checkpoint", str(tmp_path / "r.ckpt"),
+                     "--epochs", "1", "--hidden-dim", "8", "--batch-size", "4", "--holdout", "0", "--n-jobs", "1",
+                     "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--threads", "1"]) == 0
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

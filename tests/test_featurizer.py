@@ -27,8 +27,14 @@ def test_pretraining_reduces_loss_and_is_reproducible(structures, small_fitted):
     history = small_fitted.history_
     assert len(history) == 4
     assert history[-1]["contrastive"] < history[0]["contrastive"]
-    again = clone(small_fitted).fit([s.composition for s in structures], structures=structures)
-    assert np.allclose(again.transform(FORMULAS), small_fitted.transform(FORMULAS))
+    X = [s.composition for s in structures]
+    again = clone(small_fitted).fit(X, structures=structures)
+    twice = clone(small_fitted).fit(X, structures=structures)
+    # same seed, same process state: bit for bit
+    assert np.array_equal(again.transform(FORMULAS), twice.transform(FORMULAS))
+    # the session fixture may have been fitted under another torch thread count (another
+    # summation order): equal to float32 rounding
+    assert np.allclose(again.transform(FORMULAS), small_fitted.transform(FORMULAS), rtol=1e-4, atol=1e-6)
 
 
 def test_fit_rejects_mismatched_composition(structures):
