@@ -24,6 +24,10 @@ declare -A RUNS=(
   [C9]="$C4 --lr-schedule cosine"
   [C10]="$C4 --hidden-dim 64"
 )
+# CANDIDATES="C1 C2" runs a subset (a lease of 15 minutes does not hold all ten at 40 epochs)
+if [ -n "$CANDIDATES" ]; then
+  for id in "${!RUNS[@]}"; do [[ " $CANDIDATES " == *" $id "* ]] || unset "RUNS[$id]"; done
+fi
 for id in "${!RUNS[@]}"; do
   timeout "$BUDGET" python3 -m polysrl_sklearn.cli pretrain $COMMON ${RUNS[$id]} \
       --checkpoint "runs/$id.ckpt" --export "runs/$id.pt" > "runs/$id.log" 2>&1 &
