@@ -14,7 +14,7 @@ from .encoders import StoichiometryEncoder, StructureEncoder
 from .model_files import STATE_CHECKSUM_KEY, ModelFileError, read_model_file, state_checksum
 from .objectives import SoftContrastiveLoss, get_objective
 from .recipes import DEFAULTS
-from .structure_encoders import DEFAULT_STRUCTURE_ENCODER, get_structure_encoder
+from .structure_encoders import get_structure_encoder
 
 CHECKPOINT_FORMAT = 1
 
@@ -43,19 +43,19 @@ class ModelConfig:
     objective: str = "polysrl"
     element_symbols: tuple[str, ...] = field(default_factory=tuple)
     #: Structure side (see :mod:`polysrl_sklearn.structure_encoders`).
-    structure_encoder: str = DEFAULT_STRUCTURE_ENCODER
+    structure_encoder: str = DEFAULTS.structure_encoder
     #: Width of externally computed structure vectors (``structure_encoder="chgnet"``); 0 otherwise.
     structure_target_dim: int = 0
     #: Element input table (:data:`polysrl_sklearn.elements.ELEMENT_TABLES`).
-    element_features: str = "matscholar"
+    element_features: str = DEFAULTS.element_features
     #: Fraction-pooled input-feature skip into the mean vector.
-    element_skip: bool = False
+    element_skip: bool = DEFAULTS.element_skip
     #: Loss levers of :class:`~polysrl_sklearn.objectives.SoftContrastiveLoss` (1, 0, 0: the paper's loss).
-    positive_weight: float = 1.0
-    polymorph_spread: float = 0.0
-    decorrelation: float = 0.0
+    positive_weight: float = DEFAULTS.positive_weight
+    polymorph_spread: float = DEFAULTS.polymorph_spread
+    decorrelation: float = DEFAULTS.decorrelation
     #: Weight of the auxiliary L1 head on a per-formula DFT property (multi-task pretraining; 0: off).
-    multitask_weight: float = 0.0
+    multitask_weight: float = DEFAULTS.multitask_weight
 
 
 class PolySRLNetwork(nn.Module):

@@ -152,7 +152,9 @@ class SoftContrastiveLoss(nn.Module):
 
     def __init__(self, n_samples: int = DEFAULTS.n_samples, beta: float = DEFAULTS.beta,
                  init_c: float = DEFAULTS.init_c, init_d: float = DEFAULTS.init_d,
-                 positive_weight: float = 1.0, polymorph_spread: float = 0.0, decorrelation: float = 0.0) -> None:
+                 positive_weight: float = DEFAULTS.positive_weight,
+                 polymorph_spread: float = DEFAULTS.polymorph_spread,
+                 decorrelation: float = DEFAULTS.decorrelation) -> None:
         super().__init__()
         if n_samples < 0:
             raise ValueError(f"n_samples must be >= 0, got {n_samples}")

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .datasets.paper import TABLE3, TEXT_SETTINGS
+from .structure_encoders import DEFAULT_STRUCTURE_ENCODER
 
 #: Recipe fields that are :class:`~polysrl_sklearn.network.ModelConfig` fields.
 ARCHITECTURE_FIELDS: tuple[str, ...] = (
@@ -122,7 +123,7 @@ class Recipe:
     learning_rate: float
     grad_clip: float
     max_polymorphs: int
-    structure_encoder: str = "graph_network"
+    structure_encoder: str = DEFAULT_STRUCTURE_ENCODER
     warmup_epochs: int = 1
     refresh_every: int = 0
     element_features: str = "matscholar"
