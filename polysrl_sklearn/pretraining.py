@@ -135,10 +135,10 @@ def frozen_structure_vectors(network: PolySRLNetwork, data: TrainingData, finger
     """
     from .model_files import state_checksum
 
-    key = cache_key("structure-encoder", network.config.structure_encoder, fingerprint,
-                    state_checksum(network.structure.state_dict()))
     if cache_dir is None:
         return data.encode_all_structures(network)
+    key = cache_key("structure-encoder", network.config.structure_encoder, fingerprint,
+                    state_checksum(network.structure.state_dict()))
 
     def compute(ids):
         return data.encode_structures(network, ids).cpu().numpy()

@@ -86,10 +86,6 @@ class TrainingData:
         """Parsed compositions of the corpus formulas (for augmentations)."""
         return self.corpus.parsed
 
-    def index(self, ids: np.ndarray) -> torch.Tensor:
-        """``ids`` as an int64 tensor on the device."""
-        return torch.from_numpy(np.ascontiguousarray(ids, dtype=np.int64)).to(self.device)
-
     def resident(self, steps: Sequence[Any]) -> list[ResidentBatch]:
         """Sampler steps (:class:`~polysrl_sklearn.sampler.PolymorphBatch`) with their indices on the device.
 
@@ -152,8 +148,7 @@ class TrainingData:
         if vectors is None:
             self.cached = None
             return
-        vectors = torch.as_tensor(np.asarray(vectors, dtype=np.float32) if isinstance(vectors, np.ndarray)
-                                  else vectors, dtype=torch.float32)
+        vectors = torch.as_tensor(vectors, dtype=torch.float32)
         if len(vectors) != len(self.corpus.formula_of_structure):
             raise ValueError(f"{len(vectors)} cached structure vectors for "
                              f"{len(self.corpus.formula_of_structure)} corpus structures")
