@@ -26,6 +26,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import time
 
@@ -35,7 +36,14 @@ import torch
 from polysrl_sklearn.corpus import corpus_from_mp_jsonl
 from polysrl_sklearn.network import ModelConfig, PolySRLNetwork
 from polysrl_sklearn.objectives import objective_loss
-from polysrl_sklearn.pretraining import TrainingSettings, _numerics, pretrain
+from polysrl_sklearn.pretraining import (
+    TrainingSettings,
+    adam_for,
+    autocast_for,
+    numerics_for,
+    optimisation_step,
+    pretrain,
+)
 from polysrl_sklearn.recipes import PRECISIONS, get_recipe
 from polysrl_sklearn.sampler import PolymorphBatchSampler
 from polysrl_sklearn.training_data import TrainingData
@@ -53,15 +61,13 @@ def timed_steps(network: PolySRLNetwork, data: TrainingData, settings: TrainingS
     """Seconds per step over ``steps`` optimiser steps of the pretraining loop (after two untimed ones)."""
     sampler = PolymorphBatchSampler(data.corpus.formula_of_structure, settings.batch_size,
                                     settings.max_polymorphs, settings.seed)
-    loss_module = objective_loss(network)
-    optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate,
-                                 fused=True if device.type == "cuda" else None)
+    step_loss = functools.partial(objective_loss(network).batch_loss, network)
+    optimizer = adam_for(network, settings, device)
     rng = np.random.default_rng(0)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and settings.precision == "bf16"
-                else torch.autocast("cpu", enabled=False))
+    autocast = autocast_for(device, settings)
     network.train()
     started = None
-    with _numerics(device, settings):
+    with numerics_for(device, settings):
         for i, step in enumerate(data.resident(list(sampler))):
             if i == 2:
                 if device.type == "cuda":
@@ -69,12 +75,7 @@ def timed_steps(network: PolySRLNetwork, data: TrainingData, settings: TrainingS
                 started = time.perf_counter()
             if i == steps + 2:
                 break
-            with autocast:
-                loss, _, _ = loss_module.batch_loss(network, data, step, rng)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
-            optimizer.step()
+            optimisation_step(step_loss, data, step, rng, optimizer, network, settings, autocast)
         if device.type == "cuda":
             torch.cuda.synchronize()
     done = min(steps, len(sampler) - 2)

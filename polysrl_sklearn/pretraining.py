@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -108,7 +109,7 @@ def epoch_is_joint(side: StructureEncoderChoice, settings: TrainingSettings, epo
 
 
 @contextlib.contextmanager
-def _numerics(device: torch.device, settings: TrainingSettings) -> Iterator[None]:
+def numerics_for(device: torch.device, settings: TrainingSettings) -> Iterator[None]:
     """TF32 and deterministic-kernel switches for a CUDA run, restored afterwards."""
     if device.type != "cuda":
         yield
@@ -154,6 +155,35 @@ def _read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict] | None:
         return None
     saved, payload = load_checkpoint(path)
     return saved.state_dict(), payload
+
+
+def adam_for(network: PolySRLNetwork, settings: TrainingSettings, device: torch.device) -> torch.optim.Adam:
+    """The pretraining optimiser; fused Adam on CUDA (one kernel per step instead of several per group)."""
+    return torch.optim.Adam(network.parameters(), lr=settings.learning_rate,
+                            fused=True if device.type == "cuda" else None)
+
+
+def autocast_for(device: torch.device, settings: TrainingSettings) -> contextlib.AbstractContextManager:
+    """bf16 autocast of the encoders on CUDA under ``precision="bf16"``; otherwise a no-op context."""
+    if device.type == "cuda" and settings.precision == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def optimisation_step(step_loss: Callable, data: TrainingData, step: Any, rng: np.random.Generator,
+                      optimizer: torch.optim.Optimizer, network: PolySRLNetwork, settings: TrainingSettings,
+                      autocast: contextlib.AbstractContextManager) -> tuple[torch.Tensor, dict, torch.Tensor]:
+    """One step: the objective's loss of ``step`` (under ``autocast``), backward, clipping, Adam.
+
+    Returns the detached loss, the loss parts and the batch's variances (for logging).
+    """
+    with autocast:
+        loss, parts, variance = step_loss(data, step, rng)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
+    optimizer.step()
+    return loss.detach(), parts, variance
 
 
 def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: TrainingSettings,
@@ -247,9 +277,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     torch.manual_seed(settings.seed)
     sampler = PolymorphBatchSampler(corpus.formula_of_structure, settings.batch_size,
                                     settings.max_polymorphs, settings.seed)
-    # fused Adam on CUDA: one kernel per step instead of several per parameter group
-    optimizer = torch.optim.Adam(network.parameters(), lr=settings.learning_rate,
-                                 fused=True if device.type == "cuda" else None)
+    optimizer = adam_for(network, settings, device)
     history: list[dict] = []
     start_epoch = 0
     augment_rng = np.random.default_rng(settings.seed + 1)
@@ -282,9 +310,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
             else ShardedTrainingData(corpus, context, with_graphs))
     if side.external and uses_structures:
         data.use_cached(standardise_columns(structure_vectors))
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and settings.precision == "bf16"
-                else contextlib.nullcontext())
-    with _numerics(device, settings):
+    autocast = autocast_for(device, settings)
+    with numerics_for(device, settings):
         for epoch in range(start_epoch, settings.epochs):
             network.train()
             started = time.time()
@@ -309,13 +336,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
             bar = tqdm(data.resident(list(sampler)), total=len(sampler), desc=f"epoch {epoch + 1}/{settings.epochs}",
                        disable=not verbose, leave=False)
             for step in bar:
-                with autocast:
-                    loss, parts, variance = step_loss(data, step, augment_rng)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
-                optimizer.step()
-                loss = loss.detach()
+                loss, parts, variance = optimisation_step(step_loss, data, step, augment_rng, optimizer, network,
+                                                          settings, autocast)
                 totals += torch.stack([loss.double(),
                                        torch.as_tensor(parts.get("contrastive", loss), device=device).double(),
                                        torch.as_tensor(parts.get("kl", 0.0), device=device).double(),
