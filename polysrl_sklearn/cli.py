@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .ddp import DistributedContext
 
 from .featurize_command import add_featurize_parser
-from .recipes import DEFAULT_RECIPE, PRECISIONS, RECIPES, get_recipe
+from .recipes import ARCHITECTURE_FIELDS, DEFAULT_RECIPE, PRECISIONS, RECIPES, TRAINING_FIELDS, get_recipe
 from .structure_encoders import STRUCTURE_ENCODERS
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
@@ -98,13 +98,9 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
               file=sys.stderr, flush=True)
     if args.export_every is not None and (args.export_every < 1 or not args.export):
         raise SystemExit("--export-every K needs K >= 1 and --export PATH (snapshots are named after it)")
-    overrides = {key: getattr(args, key) for key in ("hidden_dim", "epochs", "batch_size", "learning_rate",
-                                                      "cutoff", "max_neighbors", "max_polymorphs",
-                                                      "structure_encoder", "warmup_epochs", "refresh_every",
-                                                      "element_features", "element_skip", "positive_weight",
-                                                      "polymorph_spread", "decorrelation", "lr_schedule", "beta",
-                                                      "multitask_weight")
-                 if getattr(args, key) is not None}
+    # every recipe setting that has a flag and was given overrides the recipe
+    overrides = {key: getattr(args, key) for key in ARCHITECTURE_FIELDS + TRAINING_FIELDS
+                 if getattr(args, key, None) is not None}
     recipe = get_recipe(args.recipe).replace(**overrides)
     torch.set_num_threads(args.threads) if args.threads else None
     started = time.time()
