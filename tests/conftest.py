@@ -61,6 +61,20 @@ def small_fitted(structures):
     return featurizer.fit(X, structures=structures)
 
 
+@pytest.fixture(scope="module")
+def featurizer():
+    """The shipped model on the CPU, loaded once per process (the featurize and Dask tests)."""
+    from polysrl_sklearn.model_cache import cached_featurizer
+
+    return cached_featurizer("default", "cpu")
+
+
+@pytest.fixture(scope="module")
+def names(featurizer):
+    """The shipped model's output column names."""
+    return [str(name) for name in featurizer.get_feature_names_out()]
+
+
 def require_shared(relative: str) -> Path:
     """Path of a file under shared/data, or skip the test naming what is missing."""
     path = SHARED_DATA / relative

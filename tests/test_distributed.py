@@ -18,18 +18,8 @@ from test_featurize_command import BAD, assert_same_table, expected_features, ta
 from polysrl_sklearn.chunk_featurize import ERROR_COLUMN  # noqa: E402
 from polysrl_sklearn.distributed import featurize_dask  # noqa: E402
 from polysrl_sklearn.featurize_job import featurize_file  # noqa: E402
-from polysrl_sklearn.model_cache import cached_featurizer, load_count  # noqa: E402
+from polysrl_sklearn.model_cache import load_count  # noqa: E402
 from polysrl_sklearn.random_formulas import random_formulas  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def featurizer():
-    return cached_featurizer("default", "cpu")
-
-
-@pytest.fixture(scope="module")
-def names(featurizer):
-    return [str(name) for name in featurizer.get_feature_names_out()]
 
 
 def shuffled_index(frame: pd.DataFrame, seed: int = 0) -> pd.DataFrame:

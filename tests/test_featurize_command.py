@@ -23,20 +23,9 @@ from polysrl_sklearn.chunk_featurize import ERROR_COLUMN  # noqa: E402
 from polysrl_sklearn.cli import main  # noqa: E402
 from polysrl_sklearn.featurize_command import DEFAULT_CHUNK_SIZE  # noqa: E402
 from polysrl_sklearn.featurize_job import featurize_file, parts_folder  # noqa: E402
-from polysrl_sklearn.model_cache import cached_featurizer  # noqa: E402
 from polysrl_sklearn.random_formulas import random_formulas  # noqa: E402
 
 BAD = {"Xx2O3": "Xx", "": "empty", "D2O": "isotope", "Fe0O3": "zero", "Og2": "placeholder"}
-
-
-@pytest.fixture(scope="module")
-def featurizer():
-    return cached_featurizer("default", "cpu")
-
-
-@pytest.fixture(scope="module")
-def names(featurizer):
-    return [str(name) for name in featurizer.get_feature_names_out()]
 
 
 def table(n: int = 500, seed: int = 0) -> pd.DataFrame:
