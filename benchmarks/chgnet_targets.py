@@ -38,10 +38,10 @@ from polysrl_sklearn.chgnet_vectors import (
     chgnet_version,
     fingerprint_lines,
     load_chgnet,
-    resolve_device,
 )
 from polysrl_sklearn.corpus import MP_STRUCTURES_ENV, iter_mp_lines
 from polysrl_sklearn.datasets import data_path
+from polysrl_sklearn.pretraining import resolve_device
 from polysrl_sklearn.vector_cache import cached_vectors
 
 MP_FILE = "fxcoudert_topology_databases/mp_structures_id_lt2M.jsonl.gz"

@@ -101,15 +101,6 @@ def chgnet_version() -> str:
     return str(import_chgnet().__version__)
 
 
-def resolve_device(device: str | torch.device = "auto") -> str:
-    """``"auto"`` -> ``"cuda"`` when torch sees a GPU, else ``"cpu"``; anything else as given."""
-    import torch
-
-    if str(device) == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return str(device)
-
-
 def load_chgnet(model_name: str = DEFAULT_MODEL, device: str | torch.device = "auto",
                 verbose: bool = False) -> Any:
     """Load a CHGNet model from the weights shipped in the ``chgnet`` wheel, in eval mode.
@@ -136,10 +127,12 @@ def load_chgnet(model_name: str = DEFAULT_MODEL, device: str | torch.device = "a
     ValueError
         For a model name that the wheel does not ship.
     """
+    from .pretraining import resolve_device
+
     import_chgnet()
     if model_name not in SHIPPED_MODELS:
         raise ValueError(f"unknown CHGNet model {model_name!r}; the chgnet wheel ships {', '.join(SHIPPED_MODELS)}")
-    return _load(model_name, resolve_device(device), verbose)
+    return _load(model_name, str(resolve_device(device)), verbose)
 
 
 @lru_cache(maxsize=4)
