@@ -406,9 +406,11 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)
                 network = PolySRLNetwork(config)
-                settings = TrainingSettings(self.epochs, self.batch_size, self.learning_rate,
-                                            self.grad_clip, self.max_polymorphs, seed, self.warmup_epochs,
-                                            self.refresh_every, self.precision, lr_schedule=self.lr_schedule)
+                settings = TrainingSettings(
+                    epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                    grad_clip=self.grad_clip, max_polymorphs=self.max_polymorphs, seed=seed,
+                    warmup_epochs=self.warmup_epochs, refresh_every=self.refresh_every,
+                    precision=self.precision, lr_schedule=self.lr_schedule)
                 history = pretrain(network, corpus, settings, self.device, checkpoint,
                                    resume=checkpoint is not None, verbose=self.verbose,
                                    structure_vectors=vectors, cache_dir=self.graph_cache_dir)
