@@ -24,7 +24,7 @@ from .objectives import OBJECTIVES, get_objective
 from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_REAL, PRETRAINED
 from .pretraining import TrainingSettings, pretrain, resolve_device
 from .recipes import DEFAULTS, LR_SCHEDULES, PRECISIONS, RECIPES, get_recipe
-from .resume import corpus_fingerprint
+from .resume import structures_fingerprint
 from .shipped import DEFAULT_CHECKPOINT, RANDOM_INIT, SHIPPED_MODELS, resolve_pretrained  # noqa: F401 - re-exported
 from .stoichiometry_graph import build_stoichiometry_batch
 from .structure_encoders import STRUCTURE_ENCODERS, get_structure_encoder
@@ -401,7 +401,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
 
                 # corpus structures are in input order (corpus_from_structures)
                 vectors = chgnet_structure_vectors(list(structures), cache_dir=self.graph_cache_dir,
-                                                   key_parts=(corpus_fingerprint(corpus),), verbose=self.verbose)
+                                                   key_parts=(structures_fingerprint(corpus),), verbose=self.verbose)
                 config = dataclasses.replace(config, structure_target_dim=int(vectors.shape[1]))
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(seed)

@@ -30,13 +30,27 @@ class ResumeError(ValueError):
     """A checkpoint that cannot be resumed with the given corpus, model or settings (one line)."""
 
 
+def structures_fingerprint(corpus: Any) -> str:
+    """Hex sha256 of the formulas and structure identifiers of a corpus, not its targets.
+
+    What a cache of per-structure vectors (e.g. CHGNet's) depends on: two
+    corpora of the same structures share it whatever targets they carry.
+    Equal to :func:`corpus_fingerprint` for a corpus without targets.
+    """
+    return _corpus_digest(corpus, with_targets=False)
+
+
 def corpus_fingerprint(corpus: Any) -> str:
     """Hex sha256 of the formulas, structure identifiers and targets of a training corpus."""
+    return _corpus_digest(corpus, with_targets=True)
+
+
+def _corpus_digest(corpus: Any, with_targets: bool) -> str:
     digest = hashlib.sha256()
     digest.update("\n".join(corpus.formulas).encode())
     digest.update(b"\0" + "\n".join(map(str, corpus.names)).encode())
     digest.update(np.ascontiguousarray(corpus.formula_of_structure, dtype=np.int64).tobytes())
-    if getattr(corpus, "targets", None) is not None:
+    if with_targets and getattr(corpus, "targets", None) is not None:
         digest.update(np.ascontiguousarray(corpus.targets, dtype=np.float64).tobytes())
     return digest.hexdigest()
 

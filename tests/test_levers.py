@@ -127,6 +127,11 @@ def test_multitask_targets_attach_per_formula_and_train_the_head(structures):
     formula = corpus.formulas[0]
     tagged = with_formula_targets(corpus, [formula, formula, "XeF2"], [1.0, 3.0, 9.0])
     assert tagged.targets[0] == 2.0 and np.isnan(tagged.targets[1:]).all()
+    # per-structure vector caches (CHGNet) are keyed by the structures, not by the targets a run adds
+    from polysrl_sklearn.resume import corpus_fingerprint, structures_fingerprint
+
+    assert structures_fingerprint(tagged) == structures_fingerprint(corpus) == corpus_fingerprint(corpus)
+    assert corpus_fingerprint(tagged) != corpus_fingerprint(corpus)
     assert float(multitask_l1(torch.tensor([1.0, 5.0]), torch.tensor([2.0, float("nan")]))) == 1.0
     assert float(multitask_l1(torch.tensor([1.0]), torch.tensor([float("nan")]))) == 0.0
     items = [s.composition for s in structures]
