@@ -10,24 +10,10 @@ EPOCHS=${EPOCHS:-100}; BUDGET=${BUDGET:-450}; DEVICE=${DEVICE:-cuda}; WIDTH=${WI
 COMMON="--data $POLYSRL_MP_STRUCTURES --cache-dir .gpu/cache --device $DEVICE --threads 1 --n-jobs 1 --seed 0
   --holdout 0.05 --hidden-dim $WIDTH --epochs $EPOCHS --batch-size 256 --learning-rate 1e-3 --warmup-epochs 2
   --export-every ${EVERY:-20} ${LIMIT:+--limit $LIMIT}"
-SPECIES="--structure-encoder species_graph_network_frozen"
-C4="$SPECIES --decorrelation 1.0 --element-skip"
-declare -A RUNS=(
-  [C1]="--structure-encoder graph_network_frozen"
-  [C2]="$SPECIES"
-  [C3]="$SPECIES --decorrelation 1.0"
-  [C4]="$C4"
-  [C5]="$C4 --element-features both"
-  [C6]="$C4 --polymorph-spread 1.0 --beta 1e-4"
-  [C7]="$C4 --positive-weight 255"
-  [C8]="$C4 --multitask-weight 0.1 --property-table $MP_GAPS --composition-column composition --target-column band_gap"
-  [C9]="$C4 --lr-schedule cosine"
-  [C10]="$C4 --hidden-dim 64"
-)
+source benchmarks/study_candidates.sh
 # CANDIDATES="C1 C2" runs a subset (a lease of 15 minutes does not hold all ten at 40 epochs)
-if [ -n "$CANDIDATES" ]; then
-  for id in "${!RUNS[@]}"; do [[ " $CANDIDATES " == *" $id "* ]] || unset "RUNS[$id]"; done
-fi
+CANDIDATES=${CANDIDATES:-C1 C2 C3 C4 C5 C6 C7 C8 C9 C10}
+for id in "${!RUNS[@]}"; do [[ " $CANDIDATES " == *" $id "* ]] || unset "RUNS[$id]"; done
 for id in "${!RUNS[@]}"; do
   timeout "$BUDGET" python3 -m polysrl_sklearn.cli pretrain $COMMON ${RUNS[$id]} \
       --checkpoint "runs/$id.ckpt" --export "runs/$id.pt" > "runs/$id.log" 2>&1 &

@@ -1,0 +1,24 @@
+# The representation study's candidates (docs/pretraining.md, "Representation study" and its
+# amendment): the `polysrl pretrain` flags of each id, added to the common settings.
+# Sourced by benchmarks/gpu/study.sh and benchmarks/study_cpu.sh; needs MP_GAPS (mp-non-metals.csv).
+SPECIES="--structure-encoder species_graph_network_frozen"
+C4="$SPECIES --decorrelation 1.0 --element-skip"
+GAPS="--property-table $MP_GAPS --composition-column composition --target-column band_gap"
+C13="--structure-encoder chgnet --element-skip --element-features both"
+declare -A RUNS=(
+  [C1]="--structure-encoder graph_network_frozen"
+  [C2]="$SPECIES"
+  [C3]="$SPECIES --decorrelation 1.0"
+  [C4]="$C4"
+  [C5]="$C4 --element-features both"
+  [C6]="$C4 --polymorph-spread 1.0 --beta 1e-4"
+  [C7]="$C4 --positive-weight 255"
+  [C8]="$C4 --multitask-weight 0.1 $GAPS"
+  [C9]="$C4 --lr-schedule cosine"
+  [C10]="$C4 --hidden-dim 64"
+  [C11]="--structure-encoder chgnet --decorrelation 1.0 --element-skip"
+  [C12]="--structure-encoder chgnet --element-skip"
+  [C13]="$C13"
+  [C14]="$C13 --multitask-weight 0.1 $GAPS"
+  [C15]="$C13 --polymorph-spread 1.0 --beta 1e-4"
+)
