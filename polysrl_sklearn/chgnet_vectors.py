@@ -46,15 +46,20 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from .optional import require
 from .vector_cache import cache_key, cached_vectors
 
 if TYPE_CHECKING:
     import torch
     from pymatgen.core import Structure
 
-#: What to install when ``chgnet`` is missing (the text of the :class:`ImportError`).
-CHGNET_EXTRA_MESSAGE = ("the 'chgnet' structure encoder needs the optional chgnet package; "
-                        "install it with: pip install polysrl-sklearn[chgnet]")
+#: The package extra that brings chgnet.
+CHGNET_EXTRA = "chgnet"
+
+#: What to install when ``chgnet`` is missing (the ImportError names the same extra, through
+#: :func:`polysrl_sklearn.optional.require`).
+CHGNET_EXTRA_MESSAGE = ("the 'chgnet' structure encoder needs the optional extra: "
+                        f'pip install "polysrl-sklearn[{CHGNET_EXTRA}]"')
 
 #: Width of CHGNet's crystal feature vector (``atom_fea_dim``) in every model the wheel ships.
 CHGNET_DIM = 64
@@ -86,13 +91,11 @@ def import_chgnet() -> Any:
     Raises
     ------
     ImportError
-        With :data:`CHGNET_EXTRA_MESSAGE` when chgnet (or its ``chgnet.model``) cannot be imported.
+        Naming the ``chgnet`` extra when chgnet (or its ``chgnet.model``) cannot be imported.
     """
-    try:
-        import chgnet
-        import chgnet.model  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(CHGNET_EXTRA_MESSAGE) from exc
+    require("chgnet.model", "the 'chgnet' structure encoder", extra=CHGNET_EXTRA)
+    import chgnet
+
     return chgnet
 
 

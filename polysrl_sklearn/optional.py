@@ -1,9 +1,12 @@
 """Optional dependencies: import them, or fail with the ``pip install`` line that brings them.
 
-``polysrl featurize`` needs pyarrow, and :mod:`polysrl_sklearn.distributed`
+``polysrl featurize`` needs pyarrow and :mod:`polysrl_sklearn.distributed`
 needs Dask; both come with the ``dask`` extra::
 
     pip install "polysrl-sklearn[dask]"
+
+The ``chgnet`` structure encoder needs the ``chgnet`` extra
+(:func:`polysrl_sklearn.chgnet_vectors.import_chgnet`).
 
 Examples
 --------

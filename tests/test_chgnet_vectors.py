@@ -61,9 +61,9 @@ def isolated_atom() -> Structure:
 def test_missing_chgnet_says_how_to_install(monkeypatch, small):
     for name in ("chgnet", "chgnet.model"):
         monkeypatch.setitem(sys.modules, name, None)  # makes `import chgnet` raise ImportError
-    with pytest.raises(ImportError, match=r"pip install polysrl-sklearn\[chgnet\]"):
+    with pytest.raises(ImportError, match=r'pip install "polysrl-sklearn\[chgnet\]"'):
         chgnet_structure_vectors(small)
-    with pytest.raises(ImportError, match=r"pip install polysrl-sklearn\[chgnet\]"):
+    with pytest.raises(ImportError, match=r'pip install "polysrl-sklearn\[chgnet\]"'):
         chgnet_vectors.load_chgnet()
 
 
