@@ -16,6 +16,15 @@ The file starts with small cells (the first 2000 average 10 atoms, the corpus 30
 
 The cache key is the chgnet version and model plus the sha256 of the lines
 used (``fingerprint_lines``): other limits or files get their own folder.
+
+``--corpus`` fills instead the cache that ``polysrl pretrain --structure-encoder chgnet``
+reads: the structures of the pretraining corpus (the file's structures less those the
+crystal-graph builder drops), keyed by the corpus (``corpus_chgnet_vectors``).
+``--shard K/N`` computes only chunks K, K+N, ...: start N processes, one per core (one
+torch thread each), then run once more without ``--shard`` to join the parts::
+
+    for k in 0 1; do python benchmarks/chgnet_targets.py --corpus --threads 1 --shard $k/2 & done; wait
+    python benchmarks/chgnet_targets.py --corpus
 Structures that CHGNet cannot featurize get NaN rows (``--on-error nan``,
 default here) and are counted at the end; ``--on-error raise`` stops at the first.
 """
@@ -39,9 +48,10 @@ from polysrl_sklearn.chgnet_vectors import (
     fingerprint_lines,
     load_chgnet,
 )
-from polysrl_sklearn.corpus import MP_STRUCTURES_ENV, iter_mp_lines
+from polysrl_sklearn.corpus import MP_STRUCTURES_ENV, corpus_from_mp_jsonl, corpus_lines, iter_mp_lines
 from polysrl_sklearn.datasets import data_path
 from polysrl_sklearn.pretraining import resolve_device
+from polysrl_sklearn.resume import structures_fingerprint
 from polysrl_sklearn.vector_cache import cached_vectors
 
 MP_FILE = "fxcoudert_topology_databases/mp_structures_id_lt2M.jsonl.gz"
@@ -76,9 +86,20 @@ def main() -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, choices=SHIPPED_MODELS)
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own setting)")
     parser.add_argument("--on-error", default="nan", choices=("nan", "raise"))
+    parser.add_argument("--corpus", action="store_true",
+                        help="the pretraining corpus's structures, in the cache that polysrl pretrain reads")
+    parser.add_argument("--shard", default="0/1", metavar="K/N",
+                        help="compute only chunks K, K+N, ... (N processes side by side); join with a run without it")
     args = parser.parse_args()
     if args.every < 1:
         parser.error("--every must be >= 1")
+    if args.corpus and args.every != 1:
+        parser.error("--corpus takes the corpus's structures; --every does not apply")
+    try:
+        shard = tuple(int(part) for part in args.shard.split("/"))
+        assert len(shard) == 2 and 0 <= shard[0] < shard[1]
+    except (ValueError, AssertionError):
+        parser.error(f"--shard must be K/N with 0 <= K < N, got {args.shard}")
 
     import torch
 
@@ -86,13 +107,20 @@ def main() -> None:
     start = time.perf_counter()
     lines: list[str] = []
     corpus_structures = corpus_sites = 0
-    for i, line in enumerate(iter_mp_lines(path)):  # one pass: the lines used, and the corpus's size for the ETA
-        corpus_structures += 1
-        corpus_sites += sites_of(line)
-        if i % args.every == 0 and (args.limit is None or len(lines) < args.limit):
-            lines.append(line)
+    if args.corpus:  # the pretraining corpus (its crystal graphs are built or read from --cache-dir)
+        corpus = corpus_from_mp_jsonl(path, args.limit, cache_dir=args.cache_dir, n_jobs=1 if shard[1] > 1 else -1,
+                                      verbose=False)
+        lines = corpus_lines(path, corpus, args.limit)
+        corpus_structures, corpus_sites = len(lines), sum(map(sites_of, lines))
+        key_parts = [structures_fingerprint(corpus)]
+    else:
+        for i, line in enumerate(iter_mp_lines(path)):  # one pass: the lines used, and the corpus's size for the ETA
+            corpus_structures += 1
+            corpus_sites += sites_of(line)
+            if i % args.every == 0 and (args.limit is None or len(lines) < args.limit):
+                lines.append(line)
+        key_parts = [fingerprint_lines(lines)]
     sites = np.array([sites_of(line) for line in lines], dtype=np.int64)
-    key_parts = [fingerprint_lines(lines)]
     print(f"{path}: {corpus_structures:,} structures, {corpus_sites:,} atoms "
           f"({corpus_sites / corpus_structures:.1f} per structure); using {len(lines):,} "
           f"({sites.mean():.1f} atoms each); read in {time.perf_counter() - start:.0f} s")
@@ -126,8 +154,12 @@ def main() -> None:
         return vectors
 
     start = time.perf_counter()
-    vectors = cached_vectors(timed, len(lines), args.cache_dir, key, chunk_size=args.chunk_size)
+    vectors = cached_vectors(timed, len(lines), args.cache_dir, key, chunk_size=args.chunk_size, shard=shard)
     wall = time.perf_counter() - start
+    if vectors is None:
+        print(f"\nshard {args.shard}: {done['structures']:,} structures computed in {wall:.1f} s; "
+              "run once more without --shard to join the parts")
+        return
     bad = int(np.isnan(vectors).any(axis=1).sum())
     resumed = len(lines) - done["structures"]
     print(f"\n{vectors.shape[0]:,} vectors of width {vectors.shape[1]} in {wall:.1f} s "

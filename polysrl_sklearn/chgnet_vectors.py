@@ -335,7 +335,7 @@ def chgnet_structure_vectors(structures: Sequence[Any], cache_dir: str | os.Path
                              key_parts: Sequence[str] = (), chunk_size: int = 512, batch_size: int = 32,
                              device: str | torch.device = "auto", verbose: bool = False, *,
                              model_name: str = DEFAULT_MODEL, on_error: OnError = "raise",
-                             num_threads: int | None = None) -> np.ndarray:
+                             num_threads: int | None = None, shard: tuple[int, int] = (0, 1)) -> np.ndarray | None:
     """CHGNet's crystal feature vector of every structure, cached on disk chunk by chunk.
 
     Parameters
@@ -375,11 +375,16 @@ def chgnet_structure_vectors(structures: Sequence[Any], cache_dir: str | os.Path
     num_threads : int, optional
         Torch threads for this call (restored afterwards); ``None`` leaves
         torch's setting alone.
+    shard : (int, int)
+        ``(k, n)``: fill only chunks ``k, k + n, ...`` of the cache and return
+        ``None``, so that ``n`` processes share the work (one per core); the next
+        call without ``shard`` joins the parts. See
+        :func:`polysrl_sklearn.vector_cache.cached_vectors`.
 
     Returns
     -------
-    ndarray (len(structures), D), float32
-        ``D`` = :data:`CHGNET_DIM` (64) for every shipped model.
+    ndarray (len(structures), D), float32, or None
+        ``D`` = :data:`CHGNET_DIM` (64) for every shipped model; ``None`` for a shard call.
 
     Raises
     ------
@@ -412,7 +417,9 @@ def chgnet_structure_vectors(structures: Sequence[Any], cache_dir: str | os.Path
     compute = chgnet_compute(structures, model, batch_size=batch_size, on_error=on_error)
     with _torch_threads(num_threads):
         vectors = cached_vectors(compute, n_items, cache_dir, key, chunk_size=chunk_size, verbose=verbose,
-                                 description="CHGNet vectors")
+                                 description="CHGNet vectors", shard=shard)
+    if vectors is None:
+        return None
     if n_items == 0:
         return np.zeros((0, int(model.model_args["atom_fea_dim"])), np.float32)
     if on_error == "raise":
@@ -423,3 +430,30 @@ def chgnet_structure_vectors(structures: Sequence[Any], cache_dir: str | os.Path
                 f"{len(bad)} structure(s) have no CHGNet vector in the cache {cache_dir} (written with on_error='nan'): "
                 f"{shown}{', ...' if len(bad) > 5 else ''}")
     return vectors
+
+
+def corpus_chgnet_vectors(path: str | os.PathLike | None, corpus: Any, cache_dir: str | os.PathLike | None,
+                          limit: int | None = None, **options: Any) -> np.ndarray | None:
+    """CHGNet vectors of an MP corpus's structures, in corpus order, in the cache that pretraining reads.
+
+    The cache key is the corpus's structures (:func:`polysrl_sklearn.resume.structures_fingerprint`),
+    the key ``polysrl pretrain --structure-encoder chgnet`` looks up, so that
+    ``benchmarks/chgnet_targets.py --corpus`` can fill it beforehand, in several
+    processes (``shard``).
+
+    Parameters
+    ----------
+    path : path or None
+        The MP JSON-lines file (``None``: ``$POLYSRL_MP_STRUCTURES``).
+    corpus : StructureCorpus
+        :func:`polysrl_sklearn.corpus.corpus_from_mp_jsonl` of the same ``path`` and ``limit``.
+    cache_dir : path or None
+    limit : int, optional
+    **options
+        Passed to :func:`chgnet_structure_vectors` (``verbose``, ``shard``, ``num_threads``, ...).
+    """
+    from .corpus import corpus_lines
+    from .resume import structures_fingerprint
+
+    return chgnet_structure_vectors(corpus_lines(path, corpus, limit), cache_dir=cache_dir,
+                                    key_parts=(structures_fingerprint(corpus),), **options)

@@ -177,15 +177,9 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
 
 def external_structure_vectors(args: argparse.Namespace, corpus) -> np.ndarray:
     """CHGNet vectors of every structure of an MP corpus, in corpus order, cached under ``--cache-dir``."""
-    from .chgnet_vectors import chgnet_structure_vectors
-    from .corpus import iter_mp_lines
-    from .resume import structures_fingerprint
+    from .chgnet_vectors import corpus_chgnet_vectors
 
-    wanted = set(corpus.names)
-    # corpus structures keep the file's order (corpus_from_mp_jsonl)
-    lines = [line for line in iter_mp_lines(args.data, args.limit) if json.loads(line)["material_id"] in wanted]
-    return chgnet_structure_vectors(lines, cache_dir=args.cache_dir, key_parts=(structures_fingerprint(corpus),),
-                                    verbose=True)
+    return corpus_chgnet_vectors(args.data, corpus, args.cache_dir, args.limit, verbose=True)
 
 
 def export_command(args: argparse.Namespace) -> int:

@@ -149,6 +149,28 @@ def iter_mp_lines(path: str | os.PathLike | None = None, limit: int | None = Non
             yield line
 
 
+def corpus_lines(path: str | os.PathLike | None, corpus: StructureCorpus, limit: int | None = None) -> list[str]:
+    """The raw JSON lines of ``corpus``'s structures, in corpus order (the file's order).
+
+    ``corpus`` is what :func:`corpus_from_mp_jsonl` built from the same ``path``
+    and ``limit``; the lines of structures it dropped are left out, so line ``i``
+    is structure ``i`` of the corpus (what a per-structure vector cache needs).
+
+    Raises
+    ------
+    ValueError
+        If the lines found do not match the corpus's structures one to one
+        (another file or limit than the corpus was built from).
+    """
+    wanted = set(corpus.names)
+    found = [(json.loads(line)["material_id"], line) for line in iter_mp_lines(path, limit)]
+    lines = [line for name, line in found if name in wanted]
+    if [name for name, _ in found if name in wanted] != list(corpus.names):
+        raise ValueError(f"the structures of {path or '$' + MP_STRUCTURES_ENV} (limit {limit}) do not match the "
+                         f"corpus's {len(corpus.names)} structures; build the corpus from the same file and limit")
+    return lines
+
+
 def resolve_mp_path(path: str | os.PathLike | None) -> Path:
     """Return the MP structures file from ``path`` or ``$POLYSRL_MP_STRUCTURES``."""
     path = path or os.environ.get(MP_STRUCTURES_ENV)

@@ -54,7 +54,8 @@ def _atomic_save(path: Path, array: np.ndarray) -> None:
 
 def cached_vectors(compute: Callable[[np.ndarray], np.ndarray], n_items: int,
                    cache_dir: str | os.PathLike | None, key: str, chunk_size: int = 2048,
-                   verbose: bool = False, description: str = "structure vectors") -> np.ndarray:
+                   verbose: bool = False, description: str = "structure vectors",
+                   shard: tuple[int, int] = (0, 1)) -> np.ndarray | None:
     """Return ``compute`` over items ``0..n_items-1`` as one (n_items, D) float32 array, cached.
 
     Parameters
@@ -74,10 +75,17 @@ def cached_vectors(compute: Callable[[np.ndarray], np.ndarray], n_items: int,
         Show a tqdm bar over the chunks still to compute.
     description : str
         Label of the progress bar.
+    shard : (int, int)
+        ``(k, n)``: compute only the missing chunks whose index is ``k`` modulo
+        ``n``, so that ``n`` processes (one per core: CHGNet gains little
+        from a second torch thread) fill one cache side by side. Needs
+        ``cache_dir``. The call returns ``None`` unless the cache is complete
+        afterwards; any later call with the default ``(0, 1)`` joins the parts.
 
     Returns
     -------
-    ndarray (n_items, D), float32
+    ndarray (n_items, D), float32, or None
+        ``None`` only for a shard call that leaves parts of other shards missing.
 
     Raises
     ------
@@ -87,6 +95,11 @@ def cached_vectors(compute: Callable[[np.ndarray], np.ndarray], n_items: int,
     """
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    index, count = shard
+    if not 0 <= index < count:
+        raise ValueError(f"shard must be (k, n) with 0 <= k < n, got {shard}")
+    if count > 1 and cache_dir is None:
+        raise ValueError("a shard of the work needs cache_dir (the shards meet in its part files)")
     starts = list(range(0, n_items, chunk_size))
     folder = None if cache_dir is None else Path(cache_dir) / key
     if folder is not None:
@@ -110,8 +123,8 @@ def cached_vectors(compute: Callable[[np.ndarray], np.ndarray], n_items: int,
     for k in range(len(starts)):
         part = None if folder is None else folder / f"part-{k:05d}.npy"
         if part is not None and part.is_file():
-            parts[k] = np.load(part)
-        else:
+            parts[k] = np.load(part) if count == 1 else None  # a shard does not need the others' parts
+        elif k % count == index:
             todo.append(k)
     chunks = todo
     if verbose and todo:
@@ -126,6 +139,8 @@ def cached_vectors(compute: Callable[[np.ndarray], np.ndarray], n_items: int,
         parts[k] = vectors
         if folder is not None:
             _atomic_save(folder / f"part-{k:05d}.npy", vectors)
+    if count > 1:  # shards only write parts; joining them is the next whole call's (no race between shards)
+        return None
     if not parts:
         return np.zeros((0, 0), np.float32)
     widths = {p.shape[1] for p in parts}

@@ -172,3 +172,34 @@ def test_benchmark_script_runs_and_resumes(tmp_path, monkeypatch, capsys, chgnet
     assert "4 from the cache, 0 computed" in capsys.readouterr().out
     cached = next((tmp_path / "cache").glob("*/vectors.npy"))
     np.testing.assert_array_equal(np.load(cached), reference[:4])
+
+
+def test_benchmark_script_fills_the_pretraining_cache_in_shards(tmp_path, monkeypatch, capsys, chgnet, small):
+    from polysrl_sklearn.chgnet_vectors import corpus_chgnet_vectors
+    from polysrl_sklearn.corpus import corpus_from_mp_jsonl
+
+    data = tmp_path / "mp.jsonl.gz"
+    with gzip.open(data, "wt") as handle:
+        for i, s in enumerate(small):
+            handle.write(json.dumps(record(s, f"mp-{i}")) + "\n")
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    import chgnet_targets
+
+    cache = tmp_path / "cache"
+    argv = ["chgnet_targets.py", "--data", str(data), "--cache-dir", str(cache), "--chunk-size", "2",
+            "--device", "cpu", "--corpus"]
+    for shard in ("0/2", "1/2"):
+        monkeypatch.setattr(sys, "argv", [*argv, "--shard", shard])
+        chgnet_targets.main()
+        assert f"shard {shard}" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", argv)
+    chgnet_targets.main()
+    out = capsys.readouterr().out
+    assert "0 computed" in out and "from the cache" in out
+    folders = sorted(p.name for p in cache.iterdir() if p.is_dir())
+    # polysrl pretrain --structure-encoder chgnet finds the same cache, and computes nothing
+    corpus = corpus_from_mp_jsonl(data, cache_dir=cache, n_jobs=1, verbose=False)
+    vectors = corpus_chgnet_vectors(data, corpus, cache, device="cpu", on_error="nan")
+    assert sorted(p.name for p in cache.iterdir() if p.is_dir()) == folders
+    assert vectors.shape == (len(corpus.names), 64)
+    np.testing.assert_array_equal(vectors, np.load(next(cache.glob("*/vectors.npy"))))
