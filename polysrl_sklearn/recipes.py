@@ -9,6 +9,9 @@ objective and the seed are not part of a recipe.
   (:data:`DEFAULT_RECIPE`; ``PolySRLFeaturizer()``'s defaults).
 * ``"paper"`` -- the paper's Table 3 (:data:`~polysrl_sklearn.datasets.paper.TABLE3`);
   a GPU is recommended.
+* ``"chgnet_mt"`` -- the representation study's selected candidate (C14 in
+  docs/pretraining.md): CHGNet structure targets, element skip, both element
+  tables and an MP band-gap head; the shipped model ``polysrl_chgnet_mt``.
 
 Use a recipe with :meth:`PolySRLFeaturizer.from_recipe
 <polysrl_sklearn.featurizer.PolySRLFeaturizer.from_recipe>` or
@@ -168,6 +171,14 @@ RECIPES: dict[str, Recipe] = {
         "mean pooling (about 3 hours on 2 CPU cores; see docs/pretraining.md)",
         **{**TABLE3, **TEXT_SETTINGS, **_UNSTATED_IN_PAPER,
            "hidden_dim": 64, "epochs": 22, "learning_rate": 1e-3, "structure_pooling": "mean"}),
+    "chgnet_mt": Recipe(
+        name="chgnet_mt", description="the representation study's selected candidate C14: F=200, 40 epochs, "
+        "CHGNet structure side, element skip, matscholar + Magpie element table, MP band-gap head (weight 0.1; "
+        "pass --property-table mp-non-metals.csv); about 25 min on one CPU core once the CHGNet vectors are cached",
+        **{**TABLE3, **TEXT_SETTINGS, **_UNSTATED_IN_PAPER,
+           "hidden_dim": 200, "epochs": 40, "learning_rate": 1e-3, "structure_pooling": "mean",
+           "structure_encoder": "chgnet", "warmup_epochs": 2, "element_skip": True, "element_features": "both",
+           "multitask_weight": 0.1}),
 }
 
 #: The recipe of ``PolySRLFeaturizer()``, ``ModelConfig()``, ``TrainingSettings()`` and

@@ -1,9 +1,10 @@
 """The models shipped in the package: one canonical name each, plus the aliases that keep working.
 
-All shipped models were pretrained by ``polysrl pretrain`` with the ``"cpu"``
-recipe (:mod:`polysrl_sklearn.recipes`) on the same Materials Project corpus
-and held-out split; they differ only in the objective
-(:mod:`polysrl_sklearn.objectives`). See docs/pretraining.md.
+All shipped models were pretrained by ``polysrl pretrain`` on the same Materials
+Project corpus and held-out split. The default and the four baselines share the
+``"cpu"`` recipe (:mod:`polysrl_sklearn.recipes`) and differ only in the objective
+(:mod:`polysrl_sklearn.objectives`); ``polysrl_chgnet_mt`` is the representation
+study's selected candidate, recipe ``"chgnet_mt"``. See docs/pretraining.md.
 
 Examples
 --------
@@ -63,6 +64,9 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
                  "PolySRL without sampling (ablation)"),
     ShippedModel("polysrl", "polysrl_mp.pt", "polysrl", "cpu",
                  "PolySRL: the default model"),
+    ShippedModel("polysrl_chgnet_mt", "polysrl_chgnet_mt.pt", "polysrl", "chgnet_mt",
+                 "PolySRL with CHGNet structure targets and an MP band-gap head: the representation study's "
+                 "selected candidate (C14), not yet the default"),
 ]}
 
 #: Name of the randomly initialised encoder (``pretrained=None``), the paper's "Rand init.".
