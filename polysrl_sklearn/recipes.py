@@ -174,7 +174,7 @@ RECIPES: dict[str, Recipe] = {
     "chgnet_mt": Recipe(
         name="chgnet_mt", description="the representation study's selected candidate C14: F=200, 40 epochs, "
         "CHGNet structure side, element skip, matscholar + Magpie element table, MP band-gap head (weight 0.1; "
-        "pass --property-table mp-non-metals.csv); about 25 min on one CPU core once the CHGNet vectors are cached",
+        "pass --property-table mp-non-metals.csv); about 26 min on one CPU core once the CHGNet vectors are cached",
         **{**TABLE3, **TEXT_SETTINGS, **_UNSTATED_IN_PAPER,
            "hidden_dim": 200, "epochs": 40, "learning_rate": 1e-3, "structure_pooling": "mean",
            "structure_encoder": "chgnet", "warmup_epochs": 2, "element_skip": True, "element_features": "both",
