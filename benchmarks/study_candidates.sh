@@ -1,5 +1,5 @@
 # The representation study's candidates (docs/pretraining.md, "Representation study" and its
-# amendment): the `polysrl pretrain` flags of each id, added to the common settings.
+# amendments): the `polysrl pretrain` flags of each id, added to the common settings.
 # Sourced by benchmarks/gpu/study.sh and benchmarks/study_cpu.sh; needs MP_GAPS (mp-non-metals.csv).
 SPECIES="--structure-encoder species_graph_network_frozen"
 C4="$SPECIES --decorrelation 1.0 --element-skip"
@@ -21,4 +21,6 @@ declare -A RUNS=(
   [C13]="$C13"
   [C14]="$C13 --multitask-weight 0.1 $GAPS"
   [C15]="$C13 --polymorph-spread 1.0 --beta 1e-4"
+  [C16]="$C13 --multitask-weight 0.1 $GAPS --beta 1e-3"
+  [C17]="$C13 --multitask-weight 0.1 $GAPS --beta 1e-2"
 )
