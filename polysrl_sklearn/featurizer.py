@@ -396,7 +396,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                 network, history = PolySRLNetwork(config).eval(), []
         else:
             vectors = None
-            if get_structure_encoder(config.structure_encoder).external and structures is not None:
+            if (get_structure_encoder(config.structure_encoder).external and structures is not None
+                    and get_objective(config.objective).uses_structures):
                 from .chgnet_vectors import chgnet_structure_vectors
 
                 # corpus structures are in input order (corpus_from_structures)

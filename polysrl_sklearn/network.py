@@ -79,14 +79,15 @@ class PolySRLNetwork(nn.Module):
             torch.from_numpy(features), config.hidden_dim, config.stoichiometry_layers,
             config.set2set_steps, element_skip=config.element_skip)
         side = get_structure_encoder(config.structure_encoder)
-        if side.external and config.structure_target_dim < 1:
+        objective = get_objective(config.objective)
+        # an objective without structures (graphcl, supervised) never reads the structure side
+        if side.external and objective.uses_structures and config.structure_target_dim < 1:
             raise ValueError(f"structure_encoder={side.name!r} needs structure_target_dim, the width of its vectors")
         atom_features = torch.from_numpy(element_table_by_atomic_number()) if side.species_aware else None
         # an external structure side (CHGNet) has no encoder in the network, only the projection below
         self.structure = nn.Identity() if side.external else StructureEncoder(
             config.hidden_dim, config.structure_layers, config.cutoff, config.num_gaussians,
             config.structure_pooling, atom_features)
-        objective = get_objective(config.objective)
         # every network holds the soft contrastive loss (its c and d are logged in the history and
         # saved in full checkpoints, whatever the objective); the other objectives' losses have no
         # parameters (see objectives.objective_loss)
@@ -96,8 +97,8 @@ class PolySRLNetwork(nn.Module):
         if objective.pretrains_from == "targets" or config.multitask_weight > 0:
             self.property_head = nn.Linear(config.hidden_dim, 1)
         # cached vectors of another width reach the loss through a trainable linear map
-        self.structure_projection = (nn.Linear(config.structure_target_dim, config.hidden_dim) if side.external
-                                     else nn.Identity())
+        self.structure_projection = (nn.Linear(config.structure_target_dim, config.hidden_dim)
+                                     if side.external and config.structure_target_dim > 0 else nn.Identity())
 
     def reset_parameters(self) -> None:
         """Draw new weights for every part (uses the torch RNG; construction does not call it)."""

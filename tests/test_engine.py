@@ -5,7 +5,7 @@ import pytest
 import torch
 from conftest import prototype_structures
 
-from polysrl_sklearn.corpus import corpus_from_structures
+from polysrl_sklearn.corpus import corpus_from_property_table, corpus_from_structures
 from polysrl_sklearn.crystal_graph import build_graph_set
 from polysrl_sklearn.network import ModelConfig, PolySRLNetwork, load_checkpoint
 from polysrl_sklearn.pretraining import TrainingSettings, epoch_is_joint, pretrain
@@ -124,6 +124,17 @@ def test_external_vectors_train_through_a_projection(corpus):
     with pytest.raises(ValueError, match="structure_target_dim"):
         network_for("chgnet")
 
+
+
+@pytest.mark.parametrize("objective", ["graphcl", "supervised"])
+def test_objectives_without_structures_accept_an_external_structure_side(corpus, objective):
+    """A recipe with the CHGNet side (``chgnet_mt``) also trains the baselines that read no structures."""
+    network = PolySRLNetwork(ModelConfig(hidden_dim=8, structure_encoder="chgnet", objective=objective))
+    assert isinstance(network.structure_projection, torch.nn.Identity)
+    data = corpus if objective == "graphcl" else corpus_from_property_table(
+        list(corpus.formulas), np.linspace(0.0, 1.0, len(corpus.formulas)))
+    history = pretrain(network, data, TrainingSettings(epochs=1, batch_size=4), "cpu", verbose=False)
+    assert np.isfinite(history[-1]["loss"])
 
 @pytest.mark.slow
 @pytest.mark.parametrize("encoder", ["graph_network_frozen", "chgnet"])
