@@ -361,7 +361,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         pretraining = structures is not None or pretraining_targets is not None
         config = self._model_config()
         multitask = config.multitask_weight > 0
-        if multitask and (structures is None or pretraining_targets is None):
+        if multitask and pretraining and (structures is None or pretraining_targets is None):
             raise ValueError("multitask_weight > 0 pretrains from structures= and pretraining_targets= together "
                              "(the property of each composition, NaN where unknown)")
         if pretraining and not multitask and (

@@ -80,9 +80,6 @@ class PolySRLNetwork(nn.Module):
             config.set2set_steps, element_skip=config.element_skip)
         side = get_structure_encoder(config.structure_encoder)
         objective = get_objective(config.objective)
-        # an objective without structures (graphcl, supervised) never reads the structure side
-        if side.external and objective.uses_structures and config.structure_target_dim < 1:
-            raise ValueError(f"structure_encoder={side.name!r} needs structure_target_dim, the width of its vectors")
         atom_features = torch.from_numpy(element_table_by_atomic_number()) if side.species_aware else None
         # an external structure side (CHGNet) has no encoder in the network, only the projection below
         self.structure = nn.Identity() if side.external else StructureEncoder(
@@ -96,7 +93,8 @@ class PolySRLNetwork(nn.Module):
                                         config.positive_weight, config.polymorph_spread, config.decorrelation)
         if objective.pretrains_from == "targets" or config.multitask_weight > 0:
             self.property_head = nn.Linear(config.hidden_dim, 1)
-        # cached vectors of another width reach the loss through a trainable linear map
+        # cached vectors of another width reach the loss through a trainable linear map; without
+        # their width (a random init, an objective that reads no structures) there is none to train
         self.structure_projection = (nn.Linear(config.structure_target_dim, config.hidden_dim)
                                      if side.external and config.structure_target_dim > 0 else nn.Identity())
 

@@ -274,6 +274,10 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     uses_structures = get_objective(network.config.objective).uses_structures
     if side.external and uses_structures and structure_vectors is None:
         raise ValueError(f"structure_encoder={side.name!r} needs structure_vectors, one row per corpus structure")
+    if side.external and uses_structures and network.config.structure_target_dim != structure_vectors.shape[1]:
+        raise ValueError(f"structure_encoder={side.name!r}: the network's structure_target_dim "
+                         f"({network.config.structure_target_dim}) must be the width of structure_vectors "
+                         f"({structure_vectors.shape[1]})")
     torch.manual_seed(settings.seed)
     sampler = PolymorphBatchSampler(corpus.formula_of_structure, settings.batch_size,
                                     settings.max_polymorphs, settings.seed)

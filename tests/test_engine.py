@@ -122,7 +122,8 @@ def test_external_vectors_train_through_a_projection(corpus):
     with pytest.raises(ValueError, match="structure_vectors"):
         pretrain(network_for("chgnet", target_dim=5), corpus, TrainingSettings(epochs=1), "cpu", verbose=False)
     with pytest.raises(ValueError, match="structure_target_dim"):
-        network_for("chgnet")
+        pretrain(network_for("chgnet"), corpus, TrainingSettings(epochs=1), "cpu", verbose=False,
+                 structure_vectors=vectors)
 
 
 

@@ -142,3 +142,13 @@ def test_multitask_targets_attach_per_formula_and_train_the_head(structures):
     assert hasattr(featurizer.network_, "property_head")
     with pytest.raises(ValueError, match="multitask_weight"):
         PolySRLFeaturizer(pretrained=None, hidden_dim=8, multitask_weight=1.0).fit(items, structures=structures)
+
+
+def test_an_untrained_encoder_of_the_chgnet_mt_recipe_needs_no_structures():
+    """``pretrained=None`` under the default's recipe: the fair "untrained" comparison, no CHGNet needed."""
+    featurizer = PolySRLFeaturizer.from_recipe("chgnet_mt", pretrained=None, random_state=0, device="cpu").fit([])
+    again = PolySRLFeaturizer.from_recipe("chgnet_mt", pretrained=None, random_state=0, device="cpu").fit([])
+    features = featurizer.transform(["Fe2O3", "SiO2"])
+    assert features.shape == (2, 201)
+    np.testing.assert_array_equal(features, again.transform(["Fe2O3", "SiO2"]))
+    assert isinstance(featurizer.network_.structure_projection, torch.nn.Identity)
