@@ -288,7 +288,18 @@ def supervised_loss(network, stoich, targets: torch.Tensor) -> torch.Tensor:
     return SupervisedLoss()(network, stoich, targets)
 
 
-class InfoMaxLoss(nn.Module):
+class _NTXentLoss(nn.Module):
+    """What the NT-Xent objectives share: the softmax temperature of their cosine-similarity logits."""
+
+    def __init__(self, temperature: float = TEMPERATURE) -> None:
+        super().__init__()
+        self.temperature = temperature
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.temperature:g}"
+
+
+class InfoMaxLoss(_NTXentLoss):
     """3D-Infomax style NT-Xent: each crystal vector should pick its own formula's mean.
 
     Parameters
@@ -296,10 +307,6 @@ class InfoMaxLoss(nn.Module):
     temperature : float
         Softmax temperature of the cosine-similarity logits.
     """
-
-    def __init__(self, temperature: float = TEMPERATURE) -> None:
-        super().__init__()
-        self.temperature = temperature
 
     def forward(self, mean: torch.Tensor, structure_vectors: torch.Tensor, owner: torch.Tensor) -> torch.Tensor:
         """NT-Xent of ``structure_vectors`` against the ``mean`` rows; ``owner`` gives the positives."""
@@ -312,11 +319,8 @@ class InfoMaxLoss(nn.Module):
         structure_vectors = data.structure_vectors(network, step)
         return self(mean.float(), structure_vectors.float(), data.owner(step)), {}, variance
 
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature:g}"
 
-
-class GraphCLLoss(nn.Module):
+class GraphCLLoss(_NTXentLoss):
     """Symmetric NT-Xent between two augmented views of each stoichiometry graph (no structures).
 
     Parameters
@@ -324,10 +328,6 @@ class GraphCLLoss(nn.Module):
     temperature : float
         Softmax temperature of the cosine-similarity logits.
     """
-
-    def __init__(self, temperature: float = TEMPERATURE) -> None:
-        super().__init__()
-        self.temperature = temperature
 
     def forward(self, network: PolySRLNetwork, parsed: list[ParsedComposition], rng: np.random.Generator,
                 device: torch.device) -> torch.Tensor:
@@ -351,9 +351,6 @@ class GraphCLLoss(nn.Module):
         views = [[augment(p, rng) for p in parsed] for _ in range(2)]
         a, b = (data.encode_compositions(network, view, step)[0].float() for view in views)
         return self.views_loss(a, b), {}, variance
-
-    def extra_repr(self) -> str:
-        return f"temperature={self.temperature:g}"
 
 
 class SupervisedLoss(nn.Module):
