@@ -5,6 +5,7 @@ SPECIES="--structure-encoder species_graph_network_frozen"
 C4="$SPECIES --decorrelation 1.0 --element-skip"
 GAPS="--property-table $MP_GAPS --composition-column composition --target-column band_gap"
 C13="--structure-encoder chgnet --element-skip --element-features both"
+C14="$C13 --multitask-weight 0.1 $GAPS"
 declare -A RUNS=(
   [C1]="--structure-encoder graph_network_frozen"
   [C2]="$SPECIES"
@@ -19,8 +20,14 @@ declare -A RUNS=(
   [C11]="--structure-encoder chgnet --decorrelation 1.0 --element-skip"
   [C12]="--structure-encoder chgnet --element-skip"
   [C13]="$C13"
-  [C14]="$C13 --multitask-weight 0.1 $GAPS"
+  [C14]="$C14"
   [C15]="$C13 --polymorph-spread 1.0 --beta 1e-4"
-  [C16]="$C13 --multitask-weight 0.1 $GAPS --beta 1e-3"
-  [C17]="$C13 --multitask-weight 0.1 $GAPS --beta 1e-2"
+  [C16]="$C14 --beta 1e-3"
+  [C17]="$C14 --beta 1e-2"
+  # the four baselines, retrained with the selected candidate's flags: only the objective differs
+  # (docs/pretraining.md, "Baseline models")
+  [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"
+  [baseline_infomax]="$C14 --objective infomax"
+  [baseline_graphcl]="$C14 --objective graphcl"
+  [baseline_supervised]="$C14 --objective supervised"
 )
