@@ -148,6 +148,21 @@ class StructureEncoder(nn.Module):
         return pool(x, graphs.batch, size=graphs.num_graphs)
 
 
+def batch_invariant_silu(x: torch.Tensor) -> torch.Tensor:
+    """SiLU evaluated in float64 and rounded back to ``x``'s dtype (inference).
+
+    On the CPU PyTorch computes the last elements of a tensor, and of each thread's share of
+    it, with scalar code whose ``exp`` rounds differently from its vector code. In float32,
+    with a width F that is not a multiple of 32 (F = 200), the rows that fall there would get
+    other bits than in another pass, so chunked, Dask and in-process featurization would
+    disagree by about 1e-7. In float64 the two paths differ by about 1e-16, far below float32's
+    rounding, so after rounding an element's value no longer depends on where it lies (a flip
+    needs a value within 1e-16 of a float32 rounding boundary, about one chance in 1e9 per tail
+    element). Training keeps the float32 SiLU.
+    """
+    return torch.nn.functional.silu(x.double()).to(x.dtype)
+
+
 class StoichiometryEncoder(nn.Module):
     r"""Probabilistic stoichiometry encoder (f^a, f^a_mu, f^a_sigma of the paper, Appendix B.2).
 
@@ -223,8 +238,10 @@ class StoichiometryEncoder(nn.Module):
         states = [h]
         edge_index, edge_weight = gcn_norm(graphs.edge_index, graphs.edge_weight, h.size(0), add_self_loops=True,
                                            dtype=h.dtype)
+        # at inference a composition's features must not depend on the other rows of its pass
+        activation = torch.nn.functional.silu if self.training else batch_invariant_silu
         for conv in self.convs:
-            h = torch.nn.functional.silu(conv(h, edge_index, edge_weight))
+            h = activation(conv(h, edge_index, edge_weight))
             states.append(h)
         return self.reduce(self.jump(states))
 
