@@ -139,7 +139,8 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     network = PolySRLNetwork(config)
     settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision)
     held = [f for f, h in zip(corpus.formulas, held_out) if h]
-    corpus_info = {"file": Path(args.property_table or args.data or "").name, "limit": args.limit,
+    from_targets = get_objective(args.objective).pretrains_from == "targets"
+    corpus_info = {"file": Path((args.property_table if from_targets else args.data) or "").name, "limit": args.limit,
                    "structures": len(corpus.names), "formulas": len(corpus.formulas), "dropped": corpus.dropped}
 
     def export(path: str | Path, network: PolySRLNetwork, history: list[dict]) -> None:

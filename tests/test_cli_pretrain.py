@@ -51,6 +51,7 @@ def test_pretrain_checkpoints_resume_and_export(tmp_path):
     assert main(["export", str(tmp_path / "straight.ckpt"), str(tmp_path / "again.pt")]) == 0
     _, again = load_checkpoint(tmp_path / "again.pt")
     assert again["corpus"] == payload["corpus"] and again["corpus"]["structures"] == len(corpus.names)
+    assert payload["corpus"]["file"] == "mp.jsonl.gz"
     assert len(again["history"]) == 2
     # snapshots every 2 epochs of a 3-epoch run: only epoch 2, equal to the 2-epoch run's export
     run(tmp_path, "snap", 3, extra=["--export-every", "2"])
