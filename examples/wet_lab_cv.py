@@ -1,6 +1,6 @@
 """5-fold cross-validation of frozen PolySRL features on a wet-lab task, under one evaluation head.
 
-    python examples/wet_lab_cv.py --task band_gap [--head paper|mlp|rf] [--model polysrl] [--data-dir DIR]
+    python examples/wet_lab_cv.py --task band_gap [--head paper|mlp|rf] [--model default] [--data-dir DIR]
 
 This is seed 0 of the benchmark's protocol: it prints the same five fold MAEs as
 ``polysrl benchmark --tasks TASK --methods MODEL --head HEAD --seeds 0`` (whose tables in
@@ -28,7 +28,8 @@ def main(argv: list[str] | None = None) -> np.ndarray:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="band_gap", choices=sorted(TASKS))
     parser.add_argument("--head", default="paper", choices=HEADS)
-    parser.add_argument("--model", default="polysrl", help="a shipped model name, rand_init, or a checkpoint path")
+    parser.add_argument("--model", default="default",
+                        help="a shipped model name (default: polysrl_chgnet_mt), rand_init, or a checkpoint path")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     frame = TASKS[args.task](data_dir=args.data_dir)

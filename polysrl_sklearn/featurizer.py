@@ -45,7 +45,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     ``fit`` does one of two things:
 
     * ``fit(X)`` without structures does **no training**: it loads the
-      ``pretrained`` weights (the shipped Materials-Project model by default;
+      ``pretrained`` weights (the shipped Materials-Project model
+      ``polysrl_chgnet_mt`` by default, F = 200;
       a checkpoint path; or ``None`` for a randomly initialised encoder seeded
       by ``random_state``). Inside a Pipeline fitted on a downstream task this
       is leak-free: the labels are never seen.
@@ -65,9 +66,11 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     explicitly must agree with the checkpoint (a conflict raises
     ``ValueError`` naming the parameter, instead of being ignored). A new
     network (``pretrained=None`` or pretraining) takes them from the
-    ``"cpu"`` recipe, the recipe of the shipped models
-    (:mod:`polysrl_sklearn.recipes`), as do the optimisation defaults;
-    :meth:`from_recipe` starts from another recipe.
+    ``"cpu"`` recipe (:mod:`polysrl_sklearn.recipes`: F = 64, no optional
+    extra, no property table), as do the optimisation defaults;
+    :meth:`from_recipe` starts from another recipe, and
+    ``from_recipe("chgnet_mt")`` is the default model's (CHGNet structure
+    targets: the ``chgnet`` extra; an MP band-gap head: ``pretraining_targets=``).
 
     ``fit`` is atomic: the fitted attributes are set only once it has
     finished, so an interrupted ``fit`` (Ctrl-C) leaves the estimator as it
@@ -78,8 +81,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     ----------
     pretrained : str, path or None, default="default"
         Weights loaded by ``fit`` when no structures are given: a shipped
-        model name ("polysrl", alias "default"; or the baselines
-        "polysrl_nosample", "infomax", "graphcl", "mp_band_gap", alias
+        model name ("polysrl_chgnet_mt", alias "default"; its baselines
+        "polysrl_nosample_chgnet_mt", "infomax_chgnet_mt", "graphcl_chgnet_mt",
+        "mp_band_gap_chgnet_mt"; the previous default "polysrl" (F = 64) and its
+        baselines "polysrl_nosample", "infomax", "graphcl", "mp_band_gap", alias
         "supervised"; see :mod:`polysrl_sklearn.shipped`), a checkpoint path,
         or None (alias "rand_init") for a randomly initialised encoder.
     objective : str or None, default=None (new networks: "polysrl")

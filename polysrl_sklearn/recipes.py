@@ -5,13 +5,17 @@ is: the architecture of :class:`~polysrl_sklearn.network.ModelConfig` and the
 optimisation of :class:`~polysrl_sklearn.pretraining.TrainingSettings`. The
 objective and the seed are not part of a recipe.
 
-* ``"cpu"`` -- the recipe of every model shipped in the package
-  (:data:`DEFAULT_RECIPE`; ``PolySRLFeaturizer()``'s defaults).
+* ``"cpu"`` -- the recipe of a new network (:data:`DEFAULT_RECIPE`; the defaults of
+  ``PolySRLFeaturizer(pretrained=None)``, ``fit(X, structures=S)`` and ``polysrl pretrain``):
+  the paper's recipe at F = 64, 22 epochs, trained jointly; it needs no optional extra and
+  no property table. The previous default model ``polysrl`` and its baselines.
 * ``"paper"`` -- the paper's Table 3 (:data:`~polysrl_sklearn.datasets.paper.TABLE3`);
   a GPU is recommended.
 * ``"chgnet_mt"`` -- the representation study's selected candidate (C14 in
   docs/pretraining.md): CHGNet structure targets, element skip, both element
-  tables and an MP band-gap head; the shipped model ``polysrl_chgnet_mt``.
+  tables and an MP band-gap head; the default model ``polysrl_chgnet_mt``
+  (``PolySRLFeaturizer()``) and its baselines. Pretraining with it needs the
+  ``chgnet`` extra and the band gaps (``pretraining_targets=`` / ``--property-table``).
 
 Use a recipe with :meth:`PolySRLFeaturizer.from_recipe
 <polysrl_sklearn.featurizer.PolySRLFeaturizer.from_recipe>` or
@@ -181,8 +185,9 @@ RECIPES: dict[str, Recipe] = {
            "multitask_weight": 0.1}),
 }
 
-#: The recipe of ``PolySRLFeaturizer()``, ``ModelConfig()``, ``TrainingSettings()`` and
-#: ``polysrl pretrain`` without ``--recipe``.
+#: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
+#: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,
+#: ``PolySRLFeaturizer()``'s loaded weights, was trained with ``"chgnet_mt"``.)
 DEFAULT_RECIPE = "cpu"
 
 

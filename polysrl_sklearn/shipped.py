@@ -1,16 +1,23 @@
 """The models shipped in the package: one canonical name each, plus the aliases that keep working.
 
 All shipped models were pretrained by ``polysrl pretrain`` on the same Materials
-Project corpus and held-out split. The default and the four baselines share the
-``"cpu"`` recipe (:mod:`polysrl_sklearn.recipes`) and differ only in the objective
-(:mod:`polysrl_sklearn.objectives`); ``polysrl_chgnet_mt`` is the representation
-study's selected candidate, recipe ``"chgnet_mt"``. See docs/pretraining.md.
+Project corpus and held-out split. Two families, each five models that differ only in
+the objective (:mod:`polysrl_sklearn.objectives`), so comparisons inside a family are
+equal-length:
+
+* recipe ``"chgnet_mt"`` (:mod:`polysrl_sklearn.recipes`): the default
+  ``polysrl_chgnet_mt``, the representation study's selected candidate, and the
+  baselines named ``*_chgnet_mt``;
+* recipe ``"cpu"``: the previous default ``polysrl`` (F = 64, 22 epochs) and its
+  baselines ``polysrl_nosample``, ``infomax``, ``graphcl``, ``mp_band_gap``.
+
+See docs/pretraining.md.
 
 Examples
 --------
 >>> from polysrl_sklearn.shipped import canonical_model_name
 >>> canonical_model_name("default"), canonical_model_name("supervised"), canonical_model_name(None)
-('polysrl', 'mp_band_gap', 'rand_init')
+('polysrl_chgnet_mt', 'mp_band_gap', 'rand_init')
 """
 
 from __future__ import annotations
@@ -63,17 +70,28 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
     ShippedModel("polysrl_nosample", "baselines/polysrl_nosample.pt", "polysrl_nosample", "cpu",
                  "PolySRL without sampling (ablation)"),
     ShippedModel("polysrl", "polysrl_mp.pt", "polysrl", "cpu",
-                 "PolySRL: the default model"),
+                 "PolySRL, F=64, 22 epochs: the default model until the representation study's selection"),
+    ShippedModel("graphcl_chgnet_mt", "baselines_chgnet_mt/graphcl.pt", "graphcl", "chgnet_mt",
+                 "GraphCL baseline of the default's recipe"),
+    ShippedModel("mp_band_gap_chgnet_mt", "baselines_chgnet_mt/supervised.pt", "supervised", "chgnet_mt",
+                 "supervised baseline of the default's recipe: L1 regression of the MP band gap"),
+    ShippedModel("infomax_chgnet_mt", "baselines_chgnet_mt/infomax.pt", "infomax", "chgnet_mt",
+                 "3D-Infomax baseline of the default's recipe (NT-Xent against CHGNet structure vectors)"),
+    ShippedModel("polysrl_nosample_chgnet_mt", "baselines_chgnet_mt/polysrl_nosample.pt", "polysrl_nosample",
+                 "chgnet_mt", "the default without sampling (ablation)"),
     ShippedModel("polysrl_chgnet_mt", "polysrl_chgnet_mt.pt", "polysrl", "chgnet_mt",
-                 "PolySRL with CHGNet structure targets and an MP band-gap head: the representation study's "
-                 "selected candidate (C14), not yet the default"),
+                 "PolySRL with CHGNet structure targets and an MP band-gap head: the default model, the "
+                 "representation study's selected candidate (C14)"),
 ]}
+
+#: Canonical name of the default model (``PolySRLFeaturizer()``, alias ``"default"``).
+DEFAULT_MODEL = "polysrl_chgnet_mt"
 
 #: Name of the randomly initialised encoder (``pretrained=None``), the paper's "Rand init.".
 RANDOM_INIT = "rand_init"
 
 #: Alias -> canonical name; the one alias table (also in docs/user_guide.md).
-MODEL_ALIASES: dict[str | None, str] = {"default": "polysrl", "supervised": "mp_band_gap", None: RANDOM_INIT}
+MODEL_ALIASES: dict[str | None, str] = {"default": DEFAULT_MODEL, "supervised": "mp_band_gap", None: RANDOM_INIT}
 
 #: Every name ``pretrained=`` accepts for a shipped model (canonical names and aliases) -> file.
 SHIPPED_MODELS: dict[str, Path] = {
@@ -82,7 +100,7 @@ SHIPPED_MODELS: dict[str, Path] = {
 }
 
 #: The default model's checkpoint (``PolySRLFeaturizer()``).
-DEFAULT_CHECKPOINT: Path = SHIPPED["polysrl"].path
+DEFAULT_CHECKPOINT: Path = SHIPPED[DEFAULT_MODEL].path
 
 
 def canonical_model_name(name: str | None) -> str | None:

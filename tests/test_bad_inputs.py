@@ -117,8 +117,8 @@ CASES = [
          FileNotFoundError, "none.pt"),
     Case("pretrained='no_such_model'", lambda tmp: PolySRLFeaturizer(pretrained="no_such_model").fit([]),
          FileNotFoundError, "'no_such_model'.*" + ", ".join(SHIPPED_MODELS)),
-    Case("hidden_dim=200 with the shipped 64-wide model", lambda tmp: PolySRLFeaturizer(hidden_dim=200).fit([]),
-         ValueError, "hidden_dim=200 conflicts.*hidden_dim=64"),
+    Case("hidden_dim=64 with the shipped 200-wide default model", lambda tmp: PolySRLFeaturizer(hidden_dim=64).fit([]),
+         ValueError, "hidden_dim=64 conflicts.*hidden_dim=200"),
     # ------------------------------------------------------------------ parameters
     *[Case(f"PolySRLFeaturizer({name}={value!r})", with_params(**{name: value}), InvalidParameterError,
            PARAMETER_ERROR.format(name, "PolySRLFeaturizer"))

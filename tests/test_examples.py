@@ -35,7 +35,7 @@ def test_wet_lab_cv_example_prints_the_benchmarks_seed_0_folds():
 
     maes = load("wet_lab_cv")["main"](["--task", "estm600_tc", "--head", "paper"])
     frame = TASKS["estm600_tc"]()
-    expected, _ = representation_maes("polysrl", frame["composition"].tolist(), frame["target"].to_numpy(), [0],
+    expected, _ = representation_maes("default", frame["composition"].tolist(), frame["target"].to_numpy(), [0],
                                       head="paper")
     assert maes.shape == (5,) and np.array_equal(maes, expected)  # one protocol, one number
 

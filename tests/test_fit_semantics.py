@@ -42,7 +42,7 @@ def test_unset_architecture_takes_the_checkpoints_values():
     np.testing.assert_array_equal(same.transform(FORMULAS), featurizer.transform(FORMULAS))
 
 
-@pytest.mark.parametrize("name, value", [("hidden_dim", 200), ("n_samples", 2), ("stoichiometry_layers", 1),
+@pytest.mark.parametrize("name, value", [("hidden_dim", 64), ("n_samples", 2), ("stoichiometry_layers", 1),
                                          ("structure_pooling", "sum"), ("objective", "infomax")])
 def test_a_conflicting_architecture_parameter_raises_naming_it(name, value):
     with pytest.raises(ValueError, match=f"{name}={value!r} conflicts with the loaded weights"):
@@ -69,8 +69,8 @@ def test_grid_search_over_architecture_of_loaded_weights_is_refused():
     X = np.array(FORMULAS, dtype=object)
     y = np.arange(len(FORMULAS), dtype=float)
     pipe = Pipeline([("polysrl", PolySRLFeaturizer()), ("head", MLPRegressor(max_iter=5))])
-    search = GridSearchCV(pipe, {"polysrl__hidden_dim": [64, 200]}, cv=2, error_score="raise")
-    with pytest.raises(ValueError, match="hidden_dim=200 conflicts"):
+    search = GridSearchCV(pipe, {"polysrl__hidden_dim": [200, 64]}, cv=2, error_score="raise")
+    with pytest.raises(ValueError, match="hidden_dim=64 conflicts"):
         search.fit(X, y)
 
 
@@ -141,7 +141,9 @@ def test_transform_does_not_depend_on_transform_batch_size_beyond_float32_roundi
     reference = featurizer.transform(FORMULAS)
     for size in (1, 3, 7):
         other = clone(featurizer).set_params(transform_batch_size=size).fit([]).transform(FORMULAS)
-        np.testing.assert_allclose(other, reference, rtol=1e-5, atol=1e-6)
+        # passes of 1 to 3 compositions take another matrix-product path; sums of F = 200 terms of
+        # order 1 then round differently by about 1e-6
+        np.testing.assert_allclose(other, reference, rtol=1e-5, atol=1e-5)
 
 
 def test_uncertainty_lies_between_the_variance_heads_floor_and_ceiling():
