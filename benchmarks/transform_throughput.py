@@ -6,7 +6,7 @@ cache is cleared before each timed run, so parsing is counted.
 
 Usage::
 
-    python benchmarks/transform_throughput.py [--n 3000] [--data PATH]
+    python benchmarks/transform_throughput.py [--n 3000] [--data PATH] [--models default polysrl]
 
 By default the compositions are the experimental band-gap formulas
 (``expt-non-metals.csv``, found via ``--data`` or ``$POLYSRL_DATA_DIR``);
@@ -50,6 +50,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=3000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--models", nargs="+", default=["default"],
+                        help="shipped model names or checkpoint paths, each timed against the same Magpie run")
     args = parser.parse_args()
     data = args.data or resolve_data_dir() / BAND_GAP_FILE
     formulas, source = load_formulas(data, args.n)
@@ -62,19 +64,21 @@ def main() -> None:
 
     magpie = ElementProperty.from_preset("magpie")
     magpie.set_n_jobs(1)
-    featurizer = PolySRLFeaturizer(device="cpu").fit(formulas[:1])
-
-    def polysrl_strings():
-        _parse_formula.cache_clear()
-        featurizer.transform(formulas)
-
     rows = []
     t_magpie = best_of(lambda: [magpie.featurize(c) for c in compositions], 1)
     rows.append(("matminer ElementProperty magpie (Composition)", t_magpie))
-    rows.append(("PolySRLFeaturizer.transform (Composition)",
-                 best_of(lambda: featurizer.transform(compositions), args.repeats)))
-    rows.append(("PolySRLFeaturizer.transform (formula strings, cold parse)",
-                 best_of(polysrl_strings, args.repeats)))
+    for model in args.models:
+        featurizer = PolySRLFeaturizer(pretrained=model, device="cpu").fit(formulas[:1])
+
+        def polysrl_strings(featurizer=featurizer):
+            _parse_formula.cache_clear()
+            featurizer.transform(formulas)
+
+        width = len(featurizer.get_feature_names_out()) - 1
+        rows.append((f"PolySRLFeaturizer({model!r}, F={width}).transform (Composition)",
+                     best_of(lambda featurizer=featurizer: featurizer.transform(compositions), args.repeats)))
+        rows.append((f"PolySRLFeaturizer({model!r}, F={width}).transform (formula strings, cold parse)",
+                     best_of(polysrl_strings, args.repeats)))
     n = len(formulas)
     print(f"compositions: {source}; torch threads: {__import__('torch').get_num_threads()}")
     print("| method | seconds | compositions/s | speed-up vs Magpie |")
