@@ -9,7 +9,7 @@ Examples
 >>> from polysrl_sklearn import PolySRLFeaturizer
 >>> featurizer = PolySRLFeaturizer(device="cpu").fit([])
 >>> featurizer.transform(["Fe2O3", "NaCl"]).shape
-(2, 65)
+(2, 201)
 >>> featurizer.get_feature_names_out()[-1]
 'polysrl_uncertainty'
 """

@@ -27,7 +27,7 @@ Examples
 >>> from polysrl_sklearn.model_cache import cached_featurizer
 >>> out = featurize_pandas(pd.DataFrame({"formula": ["Fe2O3", "Xx2"]}), "formula", cached_featurizer("default", "cpu"))
 >>> out.shape, out[ERROR_COLUMN].isna().tolist()
-((2, 67), [True, False])
+((2, 203), [True, False])
 """
 
 from __future__ import annotations

@@ -51,7 +51,7 @@ from .table_io import (
 if TYPE_CHECKING:
     import pyarrow as pa
 
-#: Rows per chunk unless told otherwise (about 10 MB of float64 features per part for F = 64).
+#: Rows per chunk unless told otherwise (about 32 MB of float64 features per part for the default F = 200).
 DEFAULT_CHUNK_SIZE = 20_000
 #: Name of the manifest inside the parts folder.
 MANIFEST = "manifest.json"

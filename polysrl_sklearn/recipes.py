@@ -171,8 +171,8 @@ RECIPES: dict[str, Recipe] = {
         "what the paper does not state as in 'cpu'; use a GPU",
         **TABLE3, **TEXT_SETTINGS, **_UNSTATED_IN_PAPER),
     "cpu": Recipe(
-        name="cpu", description="the shipped models' recipe: the paper's, but F=64, 22 epochs, lr 1e-3 and "
-        "mean pooling (about 3 hours on 2 CPU cores; see docs/pretraining.md)",
+        name="cpu", description="the previous default's recipe and a new network's: the paper's, but F=64, "
+        "22 epochs, lr 1e-3 and mean pooling (about 3 hours on 2 CPU cores; see docs/pretraining.md)",
         **{**TABLE3, **TEXT_SETTINGS, **_UNSTATED_IN_PAPER,
            "hidden_dim": 64, "epochs": 22, "learning_rate": 1e-3, "structure_pooling": "mean"}),
     "chgnet_mt": Recipe(
