@@ -59,26 +59,29 @@ class ShippedModel:
         return PRETRAINED_DIR / self.file
 
 
+#: The four baselines of a family: canonical name (before the family's suffix), file stem,
+#: objective, what it is. Each family trains them with its default's recipe.
+_BASELINES: list[tuple[str, str, str, str]] = [
+    ("graphcl", "graphcl", "graphcl", "GraphCL baseline: augmented stoichiometry graphs, no structures"),
+    ("mp_band_gap", "supervised", "supervised",
+     "supervised baseline: L1 regression of the MP band gap (mp-non-metals.csv); the paper's MP Band G."),
+    ("infomax", "infomax", "infomax", "3D-Infomax baseline: NT-Xent between stoichiometry and structure vectors"),
+    ("polysrl_nosample", "polysrl_nosample", "polysrl_nosample", "PolySRL without sampling (ablation)"),
+]
+
+
+def _baselines(recipe: str, folder: str, suffix: str) -> list[ShippedModel]:
+    """The four baselines of the family of ``recipe``, whose files are in ``folder``."""
+    return [ShippedModel(name + suffix, f"{folder}/{stem}.pt", objective, recipe, f"{what} (recipe {recipe})")
+            for name, stem, objective, what in _BASELINES]
+
+
 #: Canonical name -> :class:`ShippedModel`, in the benchmark's column order.
 SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
-    ShippedModel("graphcl", "baselines/graphcl.pt", "graphcl", "cpu",
-                 "GraphCL baseline: augmented stoichiometry graphs, no structures"),
-    ShippedModel("mp_band_gap", "baselines/supervised.pt", "supervised", "cpu",
-                 "supervised baseline: L1 regression of the MP band gap (mp-non-metals.csv); the paper's MP Band G."),
-    ShippedModel("infomax", "baselines/infomax.pt", "infomax", "cpu",
-                 "3D-Infomax baseline: NT-Xent between stoichiometry and structure vectors"),
-    ShippedModel("polysrl_nosample", "baselines/polysrl_nosample.pt", "polysrl_nosample", "cpu",
-                 "PolySRL without sampling (ablation)"),
+    *_baselines("cpu", "baselines", ""),
     ShippedModel("polysrl", "polysrl_mp.pt", "polysrl", "cpu",
                  "PolySRL, F=64, 22 epochs: the default model until the representation study's selection"),
-    ShippedModel("graphcl_chgnet_mt", "baselines_chgnet_mt/graphcl.pt", "graphcl", "chgnet_mt",
-                 "GraphCL baseline of the default's recipe"),
-    ShippedModel("mp_band_gap_chgnet_mt", "baselines_chgnet_mt/supervised.pt", "supervised", "chgnet_mt",
-                 "supervised baseline of the default's recipe: L1 regression of the MP band gap"),
-    ShippedModel("infomax_chgnet_mt", "baselines_chgnet_mt/infomax.pt", "infomax", "chgnet_mt",
-                 "3D-Infomax baseline of the default's recipe (NT-Xent against CHGNet structure vectors)"),
-    ShippedModel("polysrl_nosample_chgnet_mt", "baselines_chgnet_mt/polysrl_nosample.pt", "polysrl_nosample",
-                 "chgnet_mt", "the default without sampling (ablation)"),
+    *_baselines("chgnet_mt", "baselines_chgnet_mt", "_chgnet_mt"),
     ShippedModel("polysrl_chgnet_mt", "polysrl_chgnet_mt.pt", "polysrl", "chgnet_mt",
                  "PolySRL with CHGNet structure targets and an MP band-gap head: the default model, the "
                  "representation study's selected candidate (C14)"),
