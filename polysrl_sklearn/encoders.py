@@ -158,8 +158,11 @@ def batch_invariant_silu(x: torch.Tensor) -> torch.Tensor:
     disagree by about 1e-7. In float64 the two paths differ by about 1e-16, far below float32's
     rounding, so after rounding an element's value no longer depends on where it lies (a flip
     needs a value within 1e-16 of a float32 rounding boundary, about one chance in 1e9 per tail
-    element). Training keeps the float32 SiLU.
+    element). Training keeps the float32 SiLU. Apple's MPS backend has no float64; there the
+    float32 SiLU is used (the scalar-tail effect is a CPU one).
     """
+    if x.device.type == "mps":
+        return torch.nn.functional.silu(x)
     return torch.nn.functional.silu(x.double()).to(x.dtype)
 
 
