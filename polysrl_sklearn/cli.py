@@ -104,7 +104,9 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     recipe = get_recipe(args.recipe).replace(**overrides)
     torch.set_num_threads(args.threads) if args.threads else None
     started = time.time()
-    if get_objective(args.objective).pretrains_from == "targets":
+    objective = get_objective(args.objective)
+    from_targets = objective.pretrains_from == "targets"
+    if from_targets:
         if not args.property_table:
             raise SystemExit("--objective supervised needs --property-table CSV (e.g. mp-non-metals.csv)")
         table = pd.read_csv(args.property_table, nrows=args.limit)
@@ -130,7 +132,7 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
           f"{ {k: len(v) for k, v in corpus.dropped.items()} }; held out {int(held_out.sum())} formulas; "
           f"graphs ready in {graph_seconds:.0f} s", flush=True)
     structure_vectors = None
-    if get_structure_encoder(recipe.structure_encoder).external and get_objective(args.objective).uses_structures:
+    if get_structure_encoder(recipe.structure_encoder).external and objective.uses_structures:
         all_vectors = main_then_broadcast(context, lambda: external_structure_vectors(args, corpus))
         structure_vectors = all_vectors[np.flatnonzero(~held_out[corpus.formula_of_structure])]
     config = ModelConfig(**recipe.architecture(), objective=args.objective,
@@ -139,7 +141,6 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     network = PolySRLNetwork(config)
     settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision)
     held = [f for f, h in zip(corpus.formulas, held_out) if h]
-    from_targets = get_objective(args.objective).pretrains_from == "targets"
     corpus_info = {"file": Path((args.property_table if from_targets else args.data) or "").name, "limit": args.limit,
                    "structures": len(corpus.names), "formulas": len(corpus.formulas), "dropped": corpus.dropped}
 
