@@ -344,6 +344,8 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--positive-weight", type=float, default=None, help="weight of positive pairs (paper: 1)")
     p.add_argument("--polymorph-spread", type=float, default=None,
                    help="weight of the polymorph-spread likelihood term (paper: 0)")
+    p.add_argument("--variance-matching", type=float, default=None,
+                   help="weight of the term matching each formula's log-variance to its polymorphs' spread (paper: 0)")
     p.add_argument("--decorrelation", type=float, default=None,
                    help="weight of the VICReg-style variance-covariance penalty (paper: 0)")
     p.add_argument("--beta", type=float, default=None, help="KL weight (default: the recipe's)")

@@ -128,6 +128,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     polymorph_spread : float or None, default=None (new networks: 0.0)
         Weight of the polymorph-spread term (negative log-likelihood of each
         polymorph vector under its formula's Gaussian).
+    variance_matching : float or None, default=None (new networks: 0.0)
+        Weight of the variance-matching term: each formula's mean log-variance is
+        pulled towards the log of its polymorphs' spread in the structure space
+        (plus a small level, so single-structure formulas sit above the floor).
     decorrelation : float or None, default=None (new networks: 0.0)
         Weight of the VICReg-style variance-covariance penalty on the batch's mean vectors.
     multitask_weight : float or None, default=None (new networks: 0.0)
@@ -207,6 +211,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "element_skip": ["boolean", None],
         "positive_weight": [POSITIVE_REAL, None],
         "polymorph_spread": [Interval(Real, 0, None, closed="left"), None],
+        "variance_matching": [Interval(Real, 0, None, closed="left"), None],
         "decorrelation": [Interval(Real, 0, None, closed="left"), None],
         "multitask_weight": [Interval(Real, 0, None, closed="left"), None],
         "epochs": [POSITIVE_INT],
@@ -234,7 +239,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  max_neighbors: int | None = None, structure_pooling: str | None = None,
                  structure_encoder: str | None = None, element_features: str | None = None,
                  element_skip: bool | None = None, positive_weight: float | None = None,
-                 polymorph_spread: float | None = None, decorrelation: float | None = None,
+                 polymorph_spread: float | None = None, variance_matching: float | None = None,
+                 decorrelation: float | None = None,
                  multitask_weight: float | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
@@ -261,6 +267,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.element_skip = element_skip
         self.positive_weight = positive_weight
         self.polymorph_spread = polymorph_spread
+        self.variance_matching = variance_matching
         self.decorrelation = decorrelation
         self.multitask_weight = multitask_weight
         self.epochs = epochs

@@ -50,9 +50,10 @@ class ModelConfig:
     element_features: str = DEFAULTS.element_features
     #: Fraction-pooled input-feature skip into the mean vector.
     element_skip: bool = DEFAULTS.element_skip
-    #: Loss levers of :class:`~polysrl_sklearn.objectives.SoftContrastiveLoss` (1, 0, 0: the paper's loss).
+    #: Loss levers of :class:`~polysrl_sklearn.objectives.SoftContrastiveLoss` (1, 0, 0, 0: the paper's loss).
     positive_weight: float = DEFAULTS.positive_weight
     polymorph_spread: float = DEFAULTS.polymorph_spread
+    variance_matching: float = DEFAULTS.variance_matching
     decorrelation: float = DEFAULTS.decorrelation
     #: Weight of the auxiliary L1 head on a per-formula DFT property (multi-task pretraining; 0: off).
     multitask_weight: float = DEFAULTS.multitask_weight
@@ -90,7 +91,8 @@ class PolySRLNetwork(nn.Module):
         # parameters (see objectives.objective_loss)
         n_samples = 0 if objective.loss is SoftContrastiveLoss and not objective.samples else config.n_samples
         self.loss = SoftContrastiveLoss(n_samples, config.beta, config.init_c, config.init_d,
-                                        config.positive_weight, config.polymorph_spread, config.decorrelation)
+                                        config.positive_weight, config.polymorph_spread, config.decorrelation,
+                                        config.variance_matching)
         if objective.pretrains_from == "targets" or config.multitask_weight > 0:
             self.property_head = nn.Linear(config.hidden_dim, 1)
         # cached vectors of another width reach the loss through a trainable linear map; without

@@ -75,6 +75,47 @@ def polymorph_nll(mean: torch.Tensor, variance: torch.Tensor, structure_vectors:
     return 0.5 * ((structure_vectors - mu).pow(2) / var + var.log()).mean()
 
 
+#: Level of :func:`spread_log_variance_target` for a formula whose polymorphs coincide (or that has
+#: one structure), as a fraction of the batch's mean per-dimension variance of the structure vectors.
+SPREAD_LEVEL = 1e-2
+
+
+def spread_log_variance_target(structure_vectors: torch.Tensor, owner: torch.Tensor, n: int,
+                               level: float = SPREAD_LEVEL) -> torch.Tensor:
+    """Log of each formula's polymorph spread in the structure space, plus a level (no gradient).
+
+    The spread of formula ``a`` is the mean squared distance per dimension of its polymorph
+    vectors in the batch from their centroid (0 for one structure). ``level`` times the
+    batch's mean per-dimension variance of all structure vectors is added, so the target does
+    not depend on the scale of the structure space and single-structure formulas aim at a
+    finite level above the variance floor.
+
+    Returns
+    -------
+    Tensor (n,)
+        ``log(spread_a + level * scale)``, detached.
+    """
+    vectors = structure_vectors.detach()
+    centroid = scatter(vectors, owner, dim=0, dim_size=n, reduce="mean")
+    squared = (vectors - centroid[owner]).pow(2).mean(dim=-1)
+    spread = scatter(squared, owner, dim=0, dim_size=n, reduce="mean")
+    scale = vectors.var(dim=0).mean() if vectors.shape[0] > 1 else torch.ones((), dtype=vectors.dtype)
+    return torch.log(spread + level * scale)
+
+
+def variance_matching_loss(variance: torch.Tensor, structure_vectors: torch.Tensor,
+                           owner: torch.Tensor) -> torch.Tensor:
+    """Squared gap between each formula's mean log-variance and :func:`spread_log_variance_target`.
+
+    The mean over dimensions of the log-variance is the log of the uncertainty column (the
+    geometric mean of the variances), so the term sets the column's level and order and
+    leaves how it is spread over dimensions to the contrastive loss. Unlike the likelihood of
+    :func:`polymorph_nll`, its optimum for a single-structure formula is finite.
+    """
+    target = spread_log_variance_target(structure_vectors, owner, variance.shape[0])
+    return (variance.log().mean(dim=-1) - target).pow(2).mean()
+
+
 def variance_covariance_penalty(vectors: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
     """VICReg's anti-collapse terms on a batch of vectors (Bardes et al., 2022).
 
@@ -148,13 +189,19 @@ class SoftContrastiveLoss(nn.Module):
         Weight of a VICReg-style anti-collapse term on the batch's mean
         vectors: hinge on each dimension's standard deviation below 1 plus
         the squared off-diagonal covariances / F (0: off, the paper).
+    variance_matching : float
+        Weight of :func:`variance_matching_loss`: each formula's mean
+        log-variance is pulled towards the log of its polymorphs' spread in
+        the batch (plus a level), so the uncertainty column learns how spread
+        a formula's structures are (0: off, the paper).
     """
 
     def __init__(self, n_samples: int = DEFAULTS.n_samples, beta: float = DEFAULTS.beta,
                  init_c: float = DEFAULTS.init_c, init_d: float = DEFAULTS.init_d,
                  positive_weight: float = DEFAULTS.positive_weight,
                  polymorph_spread: float = DEFAULTS.polymorph_spread,
-                 decorrelation: float = DEFAULTS.decorrelation) -> None:
+                 decorrelation: float = DEFAULTS.decorrelation,
+                 variance_matching: float = DEFAULTS.variance_matching) -> None:
         super().__init__()
         if n_samples < 0:
             raise ValueError(f"n_samples must be >= 0, got {n_samples}")
@@ -163,6 +210,7 @@ class SoftContrastiveLoss(nn.Module):
         self.positive_weight = float(positive_weight)
         self.polymorph_spread = float(polymorph_spread)
         self.decorrelation = float(decorrelation)
+        self.variance_matching = float(variance_matching)
         self.init_c = float(init_c)
         self.init_d = float(init_d)
         self.log_c = nn.Parameter(torch.empty(()))
@@ -177,7 +225,7 @@ class SoftContrastiveLoss(nn.Module):
 
     def extra_repr(self) -> str:
         extras = "".join(f", {name}={getattr(self, name):g}" for name in
-                         ("positive_weight", "polymorph_spread", "decorrelation")
+                         ("positive_weight", "polymorph_spread", "decorrelation", "variance_matching")
                          if getattr(self, name) != (1.0 if name == "positive_weight" else 0.0))
         return (f"n_samples={self.n_samples}, beta={self.beta:g}, c={float(self.log_c.detach().exp()):.4g}, "
                 f"d={float(self.log_d.detach().exp()):.4g}{extras}")
@@ -231,6 +279,10 @@ class SoftContrastiveLoss(nn.Module):
             spread = polymorph_nll(mean, variance, structure_vectors, owner)
             loss = loss + self.polymorph_spread * spread
             parts["spread"] = spread.detach()
+        if self.variance_matching > 0:
+            matching = variance_matching_loss(variance, structure_vectors, owner)
+            loss = loss + self.variance_matching * matching
+            parts["variance_matching"] = matching.detach()
         if self.decorrelation > 0:
             penalty = variance_covariance_penalty(mean)
             loss = loss + self.decorrelation * penalty

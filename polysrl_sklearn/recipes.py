@@ -43,7 +43,8 @@ from .structure_encoders import DEFAULT_STRUCTURE_ENCODER
 ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "hidden_dim", "stoichiometry_layers", "structure_layers", "set2set_steps", "n_samples", "beta",
     "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling", "structure_encoder",
-    "element_features", "element_skip", "positive_weight", "polymorph_spread", "decorrelation", "multitask_weight")
+    "element_features", "element_skip", "positive_weight", "polymorph_spread", "variance_matching", "decorrelation",
+    "multitask_weight")
 #: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
 TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs",
                                     "warmup_epochs", "refresh_every", "lr_schedule")
@@ -102,9 +103,9 @@ class Recipe:
         Element input table (:mod:`polysrl_sklearn.elements`).
     element_skip : bool
         Fraction-pooled input-feature skip into the mean vector.
-    positive_weight, polymorph_spread, decorrelation : float
+    positive_weight, polymorph_spread, variance_matching, decorrelation : float
         Loss levers of :class:`~polysrl_sklearn.objectives.SoftContrastiveLoss`
-        (1, 0, 0: the paper's loss).
+        (1, 0, 0, 0: the paper's loss).
     multitask_weight : float
         Weight of an auxiliary L1 head on a per-formula DFT property (0: off).
     lr_schedule : {"constant", "cosine"}
@@ -137,6 +138,7 @@ class Recipe:
     element_skip: bool = False
     positive_weight: float = 1.0
     polymorph_spread: float = 0.0
+    variance_matching: float = 0.0
     decorrelation: float = 0.0
     multitask_weight: float = 0.0
     lr_schedule: str = "constant"

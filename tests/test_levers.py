@@ -9,7 +9,14 @@ import torch
 from polysrl_sklearn import PolySRLFeaturizer
 from polysrl_sklearn.elements import ELEMENT_TABLES, element_features, element_table
 from polysrl_sklearn.network import ModelConfig, PolySRLNetwork
-from polysrl_sklearn.objectives import SoftContrastiveLoss, polymorph_nll, variance_covariance_penalty
+from polysrl_sklearn.objectives import (
+    SPREAD_LEVEL,
+    SoftContrastiveLoss,
+    polymorph_nll,
+    spread_log_variance_target,
+    variance_covariance_penalty,
+    variance_matching_loss,
+)
 from polysrl_sklearn.pretraining import TrainingSettings, epoch_learning_rate
 from polysrl_sklearn.recipes import get_recipe
 
@@ -58,6 +65,43 @@ def test_polymorph_nll_is_smallest_at_the_polymorph_spread():
     assert min(values, key=values.get) == 0.25
 
 
+def test_spread_target_is_the_polymorph_spread_plus_a_scale_free_level():
+    vectors = torch.tensor([[1.0, 1.0], [3.0, 1.0], [0.0, 0.0], [0.0, 4.0]])
+    owner = torch.tensor([0, 0, 1, 2])
+    scale = float(vectors.var(dim=0).mean())
+    target = spread_log_variance_target(vectors, owner, 3)
+    # formula 0: polymorphs 1 apart from their centroid in one of two dimensions -> spread 0.5
+    expected = torch.log(torch.tensor([0.5, 0.0, 0.0]) + SPREAD_LEVEL * scale)
+    assert torch.allclose(target, expected)
+    # the target moves with the scale of the structure space, so the order does not depend on it
+    assert torch.allclose(spread_log_variance_target(10 * vectors, owner, 3), expected + math.log(100))
+
+
+def test_variance_matching_pulls_the_uncertainty_to_the_spread_and_not_below():
+    vectors = torch.tensor([[1.0, 1.0], [3.0, 1.0], [0.0, 0.0], [0.0, 4.0]])
+    owner = torch.tensor([0, 0, 1, 2])
+    log_variance = torch.zeros(3, 2, requires_grad=True)
+    optimiser = torch.optim.SGD([log_variance], lr=0.2)
+    for _ in range(200):
+        optimiser.zero_grad()
+        variance_matching_loss(log_variance.exp(), vectors, owner).backward()
+        optimiser.step()
+    uncertainty = log_variance.detach().mean(dim=1).exp()
+    assert torch.allclose(uncertainty.log(), spread_log_variance_target(vectors, owner, 3), atol=1e-4)
+    # single-structure formulas settle at a finite level (the likelihood term pulls them to the floor)
+    assert float(uncertainty[1]) == pytest.approx(float(uncertainty[2])) and float(uncertainty[1]) > 1e-3
+    assert float(uncertainty[0]) > 10 * float(uncertainty[1])
+
+
+def test_variance_matching_leaves_the_mean_and_the_structures_alone():
+    torch.manual_seed(0)
+    mean = torch.randn(3, 2, requires_grad=True)
+    variance = torch.full((3, 2), 0.1, requires_grad=True)
+    vectors = torch.randn(4, 2, requires_grad=True)
+    variance_matching_loss(variance, vectors, torch.tensor([0, 0, 1, 2])).backward()
+    assert mean.grad is None and vectors.grad is None and variance.grad.abs().sum() > 0
+
+
 def test_variance_covariance_penalty_is_zero_for_spread_uncorrelated_vectors():
     rng = np.random.default_rng(0)
     white = torch.from_numpy(np.linalg.qr(rng.normal(size=(400, 4)))[0] * np.sqrt(399) * 1.5).float()
@@ -89,10 +133,10 @@ def test_extra_terms_change_the_loss_and_are_logged():
     mean, variance = torch.randn(4, 3), torch.full((4, 3), 0.1)
     vectors, owner = torch.randn(6, 3), torch.tensor([0, 0, 1, 2, 3, 3])
     base, _ = SoftContrastiveLoss(n_samples=0).eval()(mean, variance, vectors, owner)
-    loss, parts = SoftContrastiveLoss(n_samples=0, polymorph_spread=0.5, decorrelation=2.0).eval()(
-        mean, variance, vectors, owner)
-    assert math.isclose(float(loss), float(base) + 0.5 * float(parts["spread"]) + 2.0 * float(parts["decorrelation"]),
-                        rel_tol=1e-5)
+    loss, parts = SoftContrastiveLoss(n_samples=0, polymorph_spread=0.5, decorrelation=2.0,
+                                      variance_matching=0.3).eval()(mean, variance, vectors, owner)
+    assert math.isclose(float(loss), float(base) + 0.5 * float(parts["spread"]) + 2.0 * float(parts["decorrelation"])
+                        + 0.3 * float(parts["variance_matching"]), rel_tol=1e-5)
 
 
 def test_cosine_schedule():
@@ -103,15 +147,17 @@ def test_cosine_schedule():
 
 def test_levers_reach_the_network_from_the_featurizer_and_the_recipe():
     featurizer = PolySRLFeaturizer(pretrained=None, hidden_dim=8, positive_weight=5.0, polymorph_spread=0.1,
-                                   decorrelation=1.0, element_features="magpie", random_state=0).fit(["NaCl"])
+                                   decorrelation=1.0, variance_matching=0.4, element_features="magpie",
+                                   random_state=0).fit(["NaCl"])
     config = featurizer.network_.config
-    assert (config.positive_weight, config.polymorph_spread, config.decorrelation, config.element_features) == (
-        5.0, 0.1, 1.0, "magpie")
+    assert (config.positive_weight, config.polymorph_spread, config.decorrelation, config.variance_matching,
+            config.element_features) == (5.0, 0.1, 1.0, 0.4, "magpie")
     loss = featurizer.network_.loss
-    assert (loss.positive_weight, loss.polymorph_spread, loss.decorrelation) == (5.0, 0.1, 1.0)
+    assert (loss.positive_weight, loss.polymorph_spread, loss.decorrelation, loss.variance_matching) == (
+        5.0, 0.1, 1.0, 0.4)
     recipe = get_recipe("paper")
-    assert (recipe.positive_weight, recipe.polymorph_spread, recipe.decorrelation, recipe.element_skip) == (
-        1.0, 0.0, 0.0, False)
+    assert (recipe.positive_weight, recipe.polymorph_spread, recipe.variance_matching, recipe.decorrelation,
+            recipe.element_skip) == (1.0, 0.0, 0.0, 0.0, False)
 
 
 def test_shipped_model_conflicts_with_a_lever_set_explicitly():
