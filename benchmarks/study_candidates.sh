@@ -24,6 +24,8 @@ declare -A RUNS=(
   [C15]="$C13 --polymorph-spread 1.0 --beta 1e-4"
   [C16]="$C14 --beta 1e-3"
   [C17]="$C14 --beta 1e-2"
+  [C18]="$C14 --variance-matching 1.0"
+  [C19]="$C14 --variance-matching 0.1"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
   # (docs/pretraining.md, "Baseline models")
   [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"
