@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from .ddp import DistributedContext
 
 from .featurize_command import add_featurize_parser
-from .recipes import ARCHITECTURE_FIELDS, DEFAULT_RECIPE, PRECISIONS, RECIPES, TRAINING_FIELDS, get_recipe
+from .recipes import (
+    ARCHITECTURE_FIELDS,
+    DEFAULT_RECIPE,
+    PRECISIONS,
+    RECIPES,
+    TRAINABLE_PARTS,
+    TRAINING_FIELDS,
+    get_recipe,
+)
 from .structure_encoders import STRUCTURE_ENCODERS
 
 #: Exit status after Ctrl-C (128 + SIGINT), as shells report it.
@@ -139,10 +147,13 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
                          structure_target_dim=0 if structure_vectors is None else int(structure_vectors.shape[1]))
     torch.manual_seed(args.seed)
     network = PolySRLNetwork(config)
-    settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision)
+    settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision,
+                                train_only=args.train_only)
     held = [f for f, h in zip(corpus.formulas, held_out) if h]
     corpus_info = {"file": Path((args.property_table if from_targets else args.data) or "").name, "limit": args.limit,
                    "structures": len(corpus.names), "formulas": len(corpus.formulas), "dropped": corpus.dropped}
+    if args.init_from:
+        corpus_info["initialised_from"] = initialise_from(network, args.init_from, held)
 
     def export(path: str | Path, network: PolySRLNetwork, history: list[dict]) -> None:
         save_checkpoint(path, network, extra={
@@ -175,6 +186,33 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
         print(f"exported stoichiometry encoder to {args.export}")
     print(json.dumps(history[-1], default=float))
     return 0
+
+
+def initialise_from(network, path: str, held_out_formulas: list[str]) -> dict:
+    """Load the weights of the full checkpoint at ``path`` into ``network`` (``--init-from``).
+
+    Raises SystemExit, naming the checkpoint, if it held out other formulas or its
+    weights do not fit ``network`` exactly (an exported model lacks the structure side).
+    Returns what the run records about it: the file name and the epochs it had trained.
+    """
+    from .model_files import ModelFileError
+    from .network import load_checkpoint
+
+    try:
+        source, payload = load_checkpoint(path)
+    except (ModelFileError, FileNotFoundError) as exc:
+        raise SystemExit(f"polysrl pretrain --init-from: {exc}") from None
+    stored = payload.get("held_out_formulas")
+    if stored is not None and sorted(stored) != sorted(held_out_formulas):
+        raise SystemExit(f"polysrl pretrain --init-from {path}: it held out other formulas than this run; "
+                         "use the --data, --limit, --holdout and --seed it was trained with")
+    try:
+        network.load_state_dict(source.state_dict())
+    except RuntimeError as exc:
+        reason = " ".join(str(exc).split())[:300]
+        raise SystemExit(f"polysrl pretrain --init-from {path}: its weights do not fit this run's model "
+                         f"(a full checkpoint of the same recipe is needed; {reason})") from None
+    return {"file": Path(path).name, "epochs": len(payload.get("history", []))}
 
 
 def external_structure_vectors(args: argparse.Namespace, corpus) -> np.ndarray:
@@ -335,6 +373,12 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                    help="frozen structure sides: joint epochs before caching (default: the recipe's)")
     p.add_argument("--refresh-every", type=int, default=None,
                    help="frozen structure sides: a joint epoch and a new cache every K epochs (0: never)")
+    p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
+                   help="start from the weights of this full checkpoint (same architecture, corpus and held-out "
+                        "formulas); a new run: new optimiser, epochs counted from 0")
+    p.add_argument("--train-only", default="all", choices=list(TRAINABLE_PARTS),
+                   help="train every parameter, or only the variance head (the mean vectors stay exactly as "
+                        "they are; with --init-from)")
     p.add_argument("--precision", default="fp32", choices=list(PRECISIONS),
                    help="CUDA arithmetic: fp32, tf32 matrix products, or bf16 autocast")
     p.add_argument("--element-features", default=None, choices=["matscholar", "magpie", "both"],

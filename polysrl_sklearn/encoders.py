@@ -235,6 +235,10 @@ class StoichiometryEncoder(nn.Module):
         return (f"{self.__class__.__name__}({self.element_features.shape[0]} elements, {self.hidden}, "
                 f"num_layers={len(self.convs)}, set2set_steps={self.set2set_steps})")
 
+    def variance_head(self) -> tuple[nn.Module, ...]:
+        """The modules that only the variance reads (its Set2Set pooling and output layer)."""
+        return self.var_pool, self.var_out
+
     def node_embeddings(self, graphs: StoichiometryBatch) -> torch.Tensor:
         """Element representations Z^a after GCN + jumping knowledge."""
         h = self.input(self.element_features[graphs.element])

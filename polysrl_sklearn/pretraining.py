@@ -19,7 +19,7 @@ from .corpus import StructureCorpus
 from .ddp import DistributedContext, ShardedTrainingData, main_then_broadcast, wrap_for_training
 from .network import PolySRLNetwork, load_checkpoint, save_checkpoint
 from .objectives import objective_loss
-from .recipes import DEFAULTS, LR_SCHEDULES, PRECISIONS
+from .recipes import DEFAULTS, LR_SCHEDULES, PRECISIONS, TRAINABLE_PARTS
 from .resume import FINGERPRINT_KEY, ResumeError, check_resumable, corpus_fingerprint
 from .sampler import PolymorphBatchSampler
 from .structure_encoders import StructureEncoderChoice, get_structure_encoder
@@ -58,6 +58,11 @@ class TrainingSettings:
     deterministic : bool
         On CUDA, use deterministic kernels (``torch.use_deterministic_algorithms``)
         so that a seeded run repeats exactly. CPU runs are deterministic anyway.
+    train_only : {"all", "variance_head"}
+        Which parameters train: all, or only the stoichiometry encoder's
+        variance head (:meth:`~polysrl_sklearn.encoders.StoichiometryEncoder.variance_head`),
+        so that a pretrained network's mean vectors stay exactly as they are
+        (a stage after pretraining, started with ``polysrl pretrain --init-from``).
     """
 
     epochs: int = DEFAULTS.epochs
@@ -71,6 +76,7 @@ class TrainingSettings:
     precision: str = "fp32"
     deterministic: bool = True
     lr_schedule: str = DEFAULTS.lr_schedule
+    train_only: str = "all"
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -157,9 +163,20 @@ def _read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict] | None:
     return saved.state_dict(), payload
 
 
+def restrict_training(network: PolySRLNetwork, train_only: str) -> None:
+    """Leave only the parameters of ``train_only`` (see :class:`TrainingSettings`) trainable."""
+    if train_only not in TRAINABLE_PARTS:
+        raise ValueError(f"train_only must be one of {TRAINABLE_PARTS}, got {train_only!r}")
+    network.requires_grad_(train_only == "all")
+    if train_only == "variance_head":
+        for module in network.stoichiometry.variance_head():
+            module.requires_grad_(True)
+
+
 def adam_for(network: PolySRLNetwork, settings: TrainingSettings, device: torch.device) -> torch.optim.Adam:
-    """The pretraining optimiser; fused Adam on CUDA (one kernel per step instead of several per group)."""
-    return torch.optim.Adam(network.parameters(), lr=settings.learning_rate,
+    """The pretraining optimiser over the trainable parameters; fused Adam on CUDA (one kernel
+    per step instead of several per group)."""
+    return torch.optim.Adam([p for p in network.parameters() if p.requires_grad], lr=settings.learning_rate,
                             fused=True if device.type == "cuda" else None)
 
 
@@ -281,6 +298,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     torch.manual_seed(settings.seed)
     sampler = PolymorphBatchSampler(corpus.formula_of_structure, settings.batch_size,
                                     settings.max_polymorphs, settings.seed)
+    restrict_training(network, settings.train_only)
     optimizer = adam_for(network, settings, device)
     history: list[dict] = []
     start_epoch = 0
@@ -328,7 +346,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                 elif data.cached is None:  # computed once, on rank 0 under a process group
                     data.use_cached(main_then_broadcast(context, functools.partial(
                         frozen_structure_vectors, network, data, fingerprint, cache_dir, verbose)))
-            if not side.external:
+            if not side.external and settings.train_only == "all":
                 network.structure.requires_grad_(joint)
             # under a process group: DDP over the parameters trainable in this epoch (wrapped again every
             # epoch, since a frozen structure side changes them and rank 0 moves the network to save it)
@@ -383,7 +401,6 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                 if on_epoch_end is not None:
                     on_epoch_end(epoch + 1, network, history)
                 network.to(device)
-    if not side.external:
-        network.structure.requires_grad_(True)
+    network.requires_grad_(True)
     network.to("cpu").eval()
     return history

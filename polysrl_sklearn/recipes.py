@@ -50,6 +50,9 @@ TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "gr
                                     "warmup_epochs", "refresh_every", "lr_schedule")
 #: ``TrainingSettings.lr_schedule`` choices.
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+#: ``TrainingSettings.train_only`` choices: train every parameter, or only the stoichiometry
+#: encoder's variance head (a stage after pretraining; not part of a recipe).
+TRAINABLE_PARTS: tuple[str, ...] = ("all", "variance_head")
 #: ``TrainingSettings.precision`` choices (CUDA arithmetic; not part of a recipe).
 PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
 #: Recipe fields that ``PolySRLFeaturizer`` does not expose as parameters (fixed by the recipe).

@@ -162,6 +162,43 @@ def test_resumed_cached_training_equals_an_uninterrupted_run(corpus, encoder, tm
         assert torch.equal(value, fresh.state_dict()[key]), key
 
 
+@pytest.mark.parametrize("encoder", ["chgnet", "graph_network_frozen"])
+def test_training_only_the_variance_head_keeps_everything_else_bit_identical(corpus, encoder, tmp_path):
+    """``train_only="variance_head"`` (``polysrl pretrain --init-from C --train-only variance_head``)."""
+    target_dim = 5 if encoder == "chgnet" else 0
+    vectors = np.random.default_rng(0).normal(size=(len(corpus.names), 5)).astype(np.float32)
+    extra = {"structure_vectors": vectors if encoder == "chgnet" else None}
+    network = network_for(encoder, target_dim=target_dim)
+    network.loss.variance_matching = 1.0
+    before = {key: value.clone() for key, value in network.state_dict().items()}
+    pretrain(network, corpus, TrainingSettings(epochs=2, batch_size=4, warmup_epochs=1, train_only="variance_head"),
+             "cpu", verbose=False, **extra)
+    head = {f"stoichiometry.{name}." for name in ("var_pool", "var_out")}
+    changed = {key for key, value in network.state_dict().items() if not torch.equal(value, before[key])}
+    assert changed and all(any(key.startswith(prefix) for prefix in head) for key in changed), changed
+    assert all(p.requires_grad for p in network.parameters())  # left trainable for whatever comes next
+    with pytest.raises(ValueError, match="train_only"):
+        pretrain(network_for(encoder, target_dim=target_dim), corpus, TrainingSettings(epochs=1, train_only="mean"),
+                 "cpu", verbose=False, **extra)
+
+
+def test_init_from_loads_a_full_checkpoint_and_refuses_what_does_not_fit(corpus, tmp_path):
+    from polysrl_sklearn.cli import initialise_from
+    from polysrl_sklearn.network import save_checkpoint
+
+    trained = network_for("graph_network", seed=1)
+    save_checkpoint(tmp_path / "full.ckpt", trained, full=True, extra={"held_out_formulas": ["NaCl"], "history": [{}]})
+    fresh = network_for("graph_network", seed=2)
+    assert initialise_from(fresh, str(tmp_path / "full.ckpt"), ["NaCl"]) == {"file": "full.ckpt", "epochs": 1}
+    for key, value in trained.state_dict().items():
+        assert torch.equal(value, fresh.state_dict()[key]), key
+    with pytest.raises(SystemExit, match="held out other formulas"):
+        initialise_from(network_for("graph_network"), str(tmp_path / "full.ckpt"), ["KCl"])
+    wider = PolySRLNetwork(ModelConfig(hidden_dim=16))
+    with pytest.raises(SystemExit, match="do not fit"):
+        initialise_from(wider, str(tmp_path / "full.ckpt"), ["NaCl"])
+
+
 def test_precision_is_checked(corpus):
     with pytest.raises(ValueError, match="precision"):
         pretrain(network_for("graph_network"), corpus, TrainingSettings(epochs=1, precision="fp8"), "cpu",
