@@ -110,6 +110,9 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     overrides = {key: getattr(args, key) for key in ARCHITECTURE_FIELDS + TRAINING_FIELDS
                  if getattr(args, key, None) is not None}
     recipe = get_recipe(args.recipe).replace(**overrides)
+    if recipe.train_only != "all" and not args.init_from:
+        raise SystemExit(f"polysrl pretrain: training only the {recipe.train_only.replace('_', ' ')} needs "
+                         "--init-from, the full checkpoint of the pretrained network it continues")
     torch.set_num_threads(args.threads) if args.threads else None
     started = time.time()
     objective = get_objective(args.objective)
@@ -147,8 +150,7 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
                          structure_target_dim=0 if structure_vectors is None else int(structure_vectors.shape[1]))
     torch.manual_seed(args.seed)
     network = PolySRLNetwork(config)
-    settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision,
-                                train_only=args.train_only)
+    settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision)
     held = [f for f, h in zip(corpus.formulas, held_out) if h]
     corpus_info = {"file": Path((args.property_table if from_targets else args.data) or "").name, "limit": args.limit,
                    "structures": len(corpus.names), "formulas": len(corpus.formulas), "dropped": corpus.dropped}
@@ -376,9 +378,10 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                    help="start from the weights of this full checkpoint (same architecture, corpus and held-out "
                         "formulas); a new run: new optimiser, epochs counted from 0")
-    p.add_argument("--train-only", default="all", choices=list(TRAINABLE_PARTS),
+    p.add_argument("--train-only", default=None, choices=list(TRAINABLE_PARTS),
                    help="train every parameter, or only the variance head (the mean vectors stay exactly as "
-                        "they are; with --init-from)")
+                        "they are; needs --init-from); default: the recipe's (all, but variance_head for "
+                        "chgnet_mt_variance)")
     p.add_argument("--precision", default="fp32", choices=list(PRECISIONS),
                    help="CUDA arithmetic: fp32, tf32 matrix products, or bf16 autocast")
     p.add_argument("--element-features", default=None, choices=["matscholar", "magpie", "both"],

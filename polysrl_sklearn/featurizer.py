@@ -46,7 +46,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
 
     * ``fit(X)`` without structures does **no training**: it loads the
       ``pretrained`` weights (the shipped Materials-Project model
-      ``polysrl_chgnet_mt`` by default, F = 200;
+      ``polysrl_chgnet_mt_variance`` by default, F = 200;
       a checkpoint path; or ``None`` for a randomly initialised encoder seeded
       by ``random_state``). Inside a Pipeline fitted on a downstream task this
       is leak-free: the labels are never seen.
@@ -69,8 +69,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     ``"cpu"`` recipe (:mod:`polysrl_sklearn.recipes`: F = 64, no optional
     extra, no property table), as do the optimisation defaults;
     :meth:`from_recipe` starts from another recipe, and
-    ``from_recipe("chgnet_mt")`` is the default model's (CHGNet structure
-    targets: the ``chgnet`` extra; an MP band-gap head: ``pretraining_targets=``).
+    ``from_recipe("chgnet_mt")`` is the default model's network (CHGNet structure
+    targets: the ``chgnet`` extra; an MP band-gap head: ``pretraining_targets=``),
+    before the stage that trained its variance head (recipe
+    ``"chgnet_mt_variance"``, run by ``polysrl pretrain --init-from``).
 
     ``fit`` is atomic: the fitted attributes are set only once it has
     finished, so an interrupted ``fit`` (Ctrl-C) leaves the estimator as it
@@ -81,9 +83,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     ----------
     pretrained : str, path or None, default="default"
         Weights loaded by ``fit`` when no structures are given: a shipped
-        model name ("polysrl_chgnet_mt", alias "default"; its baselines
+        model name ("polysrl_chgnet_mt_variance", alias "default"; the same
+        network before its variance stage "polysrl_chgnet_mt" and its baselines
         "polysrl_nosample_chgnet_mt", "infomax_chgnet_mt", "graphcl_chgnet_mt",
-        "mp_band_gap_chgnet_mt"; the previous default "polysrl" (F = 64) and its
+        "mp_band_gap_chgnet_mt"; the F = 64 model "polysrl" and its
         baselines "polysrl_nosample", "infomax", "graphcl", "mp_band_gap", alias
         "supervised"; see :mod:`polysrl_sklearn.shipped`), a checkpoint path,
         or None (alias "rand_init") for a randomly initialised encoder.
@@ -302,6 +305,13 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         PolySRLFeaturizer
             Unfitted; ``fit(X, structures=S)`` pretrains with the recipe.
 
+        Raises
+        ------
+        ValueError
+            For a stage recipe such as ``"chgnet_mt_variance"``, which continues a
+            pretrained network's full checkpoint (``polysrl pretrain --init-from``)
+            instead of training a new network.
+
         Examples
         --------
         >>> from polysrl_sklearn import PolySRLFeaturizer
@@ -309,7 +319,12 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         >>> featurizer.hidden_dim, featurizer.structure_pooling, featurizer.epochs
         (200, 'sum', 5)
         """
-        return cls(**{**get_recipe(name).featurizer_params(), **overrides})
+        recipe = get_recipe(name)
+        if recipe.train_only != "all":
+            raise ValueError(f"recipe {recipe.name!r} trains only the {recipe.train_only.replace('_', ' ')} of a "
+                             f"pretrained network; run it with polysrl pretrain --recipe {recipe.name} "
+                             "--init-from FULL_CHECKPOINT")
+        return cls(**{**recipe.featurizer_params(), **overrides})
 
     # ------------------------------------------------------------------ fit
     def _model_config(self) -> ModelConfig:

@@ -47,16 +47,16 @@ ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "multitask_weight")
 #: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
 TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs",
-                                    "warmup_epochs", "refresh_every", "lr_schedule")
+                                    "warmup_epochs", "refresh_every", "lr_schedule", "train_only")
 #: ``TrainingSettings.lr_schedule`` choices.
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 #: ``TrainingSettings.train_only`` choices: train every parameter, or only the stoichiometry
-#: encoder's variance head (a stage after pretraining; not part of a recipe).
+#: encoder's variance head (a stage that starts from a pretrained network's full checkpoint).
 TRAINABLE_PARTS: tuple[str, ...] = ("all", "variance_head")
 #: ``TrainingSettings.precision`` choices (CUDA arithmetic; not part of a recipe).
 PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
 #: Recipe fields that ``PolySRLFeaturizer`` does not expose as parameters (fixed by the recipe).
-_NOT_FEATURIZER_PARAMETERS: frozenset[str] = frozenset({"set2set_steps", "num_gaussians"})
+_NOT_FEATURIZER_PARAMETERS: frozenset[str] = frozenset({"set2set_steps", "num_gaussians", "train_only"})
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,9 @@ class Recipe:
         Weight of an auxiliary L1 head on a per-formula DFT property (0: off).
     lr_schedule : {"constant", "cosine"}
         Learning-rate schedule over the epochs.
+    train_only : {"all", "variance_head"}
+        ``"variance_head"``: a stage that trains only the variance head of a pretrained
+        network (``polysrl pretrain --init-from FULL.ckpt``); its mean vectors stay as they are.
     """
 
     name: str
@@ -145,6 +148,7 @@ class Recipe:
     decorrelation: float = 0.0
     multitask_weight: float = 0.0
     lr_schedule: str = "constant"
+    train_only: str = "all"
 
     def architecture(self) -> dict[str, Any]:
         """The :class:`~polysrl_sklearn.network.ModelConfig` keyword arguments (no objective)."""
@@ -189,6 +193,11 @@ RECIPES: dict[str, Recipe] = {
            "structure_encoder": "chgnet", "warmup_epochs": 2, "element_skip": True, "element_features": "both",
            "multitask_weight": 0.1}),
 }
+RECIPES["chgnet_mt_variance"] = RECIPES["chgnet_mt"].replace(
+    name="chgnet_mt_variance", description="the default model's: a 10-epoch stage on a 'chgnet_mt' network "
+    "(--init-from its full checkpoint) that trains only the variance head, with variance matching 1.0, so "
+    "its mean vectors stay exactly the chgnet_mt network's (the representation study's C20); about 4 min on "
+    "one CPU core", variance_matching=1.0, epochs=10, train_only="variance_head")
 
 #: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
 #: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,

@@ -5,9 +5,11 @@ Project corpus and held-out split. Two families, each five models that differ on
 the objective (:mod:`polysrl_sklearn.objectives`), so comparisons inside a family are
 equal-length:
 
-* recipe ``"chgnet_mt"`` (:mod:`polysrl_sklearn.recipes`): the default
-  ``polysrl_chgnet_mt``, the representation study's selected candidate, and the
-  baselines named ``*_chgnet_mt``;
+* recipe ``"chgnet_mt"`` (:mod:`polysrl_sklearn.recipes`): ``polysrl_chgnet_mt`` and the
+  baselines named ``*_chgnet_mt``; and the default, ``polysrl_chgnet_mt_variance``
+  (recipe ``"chgnet_mt_variance"``, the representation study's selected candidate C20):
+  ``polysrl_chgnet_mt`` with only its variance head trained further, so its mean
+  vectors are ``polysrl_chgnet_mt``'s, bit for bit;
 * recipe ``"cpu"``: the previous default ``polysrl`` (F = 64, 22 epochs) and its
   baselines ``polysrl_nosample``, ``infomax``, ``graphcl``, ``mp_band_gap``.
 
@@ -17,7 +19,7 @@ Examples
 --------
 >>> from polysrl_sklearn.shipped import canonical_model_name
 >>> canonical_model_name("default"), canonical_model_name("supervised"), canonical_model_name(None)
-('polysrl_chgnet_mt', 'mp_band_gap', 'rand_init')
+('polysrl_chgnet_mt_variance', 'mp_band_gap', 'rand_init')
 """
 
 from __future__ import annotations
@@ -83,12 +85,15 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
                  "PolySRL, F=64, 22 epochs: the default model until the representation study's selection"),
     *_baselines("chgnet_mt", "baselines_chgnet_mt", "_chgnet_mt"),
     ShippedModel("polysrl_chgnet_mt", "polysrl_chgnet_mt.pt", "polysrl", "chgnet_mt",
-                 "PolySRL with CHGNet structure targets and an MP band-gap head: the default model, the "
-                 "representation study's selected candidate (C14)"),
+                 "PolySRL with CHGNet structure targets and an MP band-gap head (the representation study's "
+                 "C14; the default model until its variance stage, C20, was selected)"),
+    ShippedModel("polysrl_chgnet_mt_variance", "polysrl_chgnet_mt_variance.pt", "polysrl", "chgnet_mt_variance",
+                 "the default model: polysrl_chgnet_mt with its variance head trained for the spread of each "
+                 "formula's polymorphs (variance matching); the same mean vectors (the study's C20)"),
 ]}
 
 #: Canonical name of the default model (``PolySRLFeaturizer()``, alias ``"default"``).
-DEFAULT_MODEL = "polysrl_chgnet_mt"
+DEFAULT_MODEL = "polysrl_chgnet_mt_variance"
 
 #: Name of the randomly initialised encoder (``pretrained=None``), the paper's "Rand init.".
 RANDOM_INIT = "rand_init"

@@ -33,7 +33,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name", ["polysrl_chgnet_mt", "polysrl"])
+@pytest.mark.parametrize("name", ["polysrl_chgnet_mt_variance", "polysrl_chgnet_mt", "polysrl"])
 def test_shipped_model_features_are_bit_identical(one_thread, name):
     golden = json.loads(GOLDEN.read_text())
     model = golden["models"][canonical_model_name(name)]
@@ -43,6 +43,20 @@ def test_shipped_model_features_are_bit_identical(one_thread, name):
     assert features.shape == tuple(model["shape"])
     np.testing.assert_array_equal(features, expected)
     assert hashlib.sha256(np.ascontiguousarray(features).tobytes()).hexdigest() == model["sha256_float32"]
+
+
+def test_the_default_is_polysrl_chgnet_mt_with_another_variance_head():
+    """The default's variance stage trained only the variance head: its mean vectors, and so every
+    result that reads only the means (the paper's head, fine-tuning), are ``polysrl_chgnet_mt``'s."""
+    formulas = json.loads(GOLDEN.read_text())["formulas"]
+    default = PolySRLFeaturizer().fit([]).transform(formulas)
+    before = PolySRLFeaturizer(pretrained="polysrl_chgnet_mt").fit([]).transform(formulas)
+    np.testing.assert_array_equal(default[:, :-1], before[:, :-1])
+    assert not np.array_equal(default[:, -1], before[:, -1])
+    default_network = PolySRLFeaturizer().fit([]).network_.stoichiometry.state_dict()
+    before_network = PolySRLFeaturizer(pretrained="polysrl_chgnet_mt").fit([]).network_.stoichiometry.state_dict()
+    changed = {key for key in default_network if not torch.equal(default_network[key], before_network[key])}
+    assert changed and all(key.startswith(("var_pool.", "var_out.")) for key in changed), changed
 
 
 GOLDEN_PRETRAINING = Path(__file__).parent / "data" / "golden_pretraining.json"

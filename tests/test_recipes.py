@@ -73,3 +73,15 @@ def test_cli_recipe_flag_and_paper_alias():
     assert parser.parse_args(["pretrain", "--recipe", "paper"]).recipe == "paper"
     with pytest.raises(SystemExit):
         parser.parse_args(["pretrain", "--recipe", "nope"])
+
+
+def test_a_stage_recipe_continues_a_checkpoint_and_is_not_a_new_network(tmp_path):
+    from polysrl_sklearn.cli import main
+
+    stage = get_recipe("chgnet_mt_variance")
+    assert stage.train_only == "variance_head" and stage.variance_matching > 0
+    assert stage.architecture() == {**get_recipe("chgnet_mt").architecture(), "variance_matching": 1.0}
+    with pytest.raises(ValueError, match="--init-from"):
+        PolySRLFeaturizer.from_recipe("chgnet_mt_variance")
+    with pytest.raises(SystemExit, match="--init-from"):
+        main(["pretrain", "--recipe", "chgnet_mt_variance", "--data", str(tmp_path / "none.jsonl.gz")])
