@@ -6,8 +6,8 @@ a composition carries, with classifiers *trained for it*: each predictor below i
 on the pretraining formulas of a model (every MP formula of the corpus that the model file
 does not list as held out), labelled 1 when the corpus has two or more structures of it,
 and scored by AUROC on the model's held-out formulas, the study's validation set. The
-model's own uncertainty column, which is never trained on the label, is printed beside
-them. A supervised classifier that stays well below 0.70 says the target asks for more
+model's own uncertainty column, scored as it is (no classifier fitted on it), is printed
+beside them. A supervised classifier that stays well below 0.70 says the target asks for more
 than the composition holds in MP; one well above it says the signal is there to learn.
 
 Predictors: the number of elements alone (a rule, no fitting); a histogram
@@ -63,7 +63,7 @@ def main() -> None:
     n_elements = np.array([len(parse_composition(f)[0]) for f in held_out])
 
     rows = [
-        ("model uncertainty column (not trained on the label)", uncertainty_auroc(model_test[:, -1], test_label)),
+        ("the model's uncertainty column, as it is (no classifier)", uncertainty_auroc(model_test[:, -1], test_label)),
         ("number of elements (fewer = more polymorphic)", uncertainty_auroc(-n_elements, test_label)),
         ("gradient boosting on Magpie features", boosted_auroc(magpie_train, train_label, magpie_test, test_label)),
         ("gradient boosting on the model's mean vectors",
