@@ -8,7 +8,7 @@ objective and the seed are not part of a recipe.
 * ``"cpu"`` -- the recipe of a new network (:data:`DEFAULT_RECIPE`; the defaults of
   ``PolySRLFeaturizer(pretrained=None)``, ``fit(X, structures=S)`` and ``polysrl pretrain``):
   the paper's recipe at F = 64, 22 epochs, trained jointly; it needs no optional extra and
-  no property table. The previous default model ``polysrl`` and its baselines.
+  no property table. The first default model ``polysrl`` and its baselines.
 * ``"paper"`` -- the paper's Table 3 (:data:`~polysrl_sklearn.datasets.paper.TABLE3`);
   a GPU is recommended.
 * ``"chgnet_mt"`` -- the representation study's selected candidate (C14 in
@@ -180,7 +180,7 @@ RECIPES: dict[str, Recipe] = {
         "what the paper does not state as in 'cpu'; use a GPU",
         **TABLE3, **TEXT_SETTINGS, **_UNSTATED_IN_PAPER),
     "cpu": Recipe(
-        name="cpu", description="the previous default's recipe and a new network's: the paper's, but F=64, "
+        name="cpu", description="the first default's recipe and a new network's: the paper's, but F=64, "
         "22 epochs, lr 1e-3 and mean pooling (about 3 hours on 2 CPU cores; see docs/pretraining.md)",
         **{**TABLE3, **TEXT_SETTINGS, **_UNSTATED_IN_PAPER,
            "hidden_dim": 64, "epochs": 22, "learning_rate": 1e-3, "structure_pooling": "mean"}),

@@ -10,7 +10,7 @@ equal-length:
   (recipe ``"chgnet_mt_variance"``, the representation study's selected candidate C20):
   ``polysrl_chgnet_mt`` with only its variance head trained further, so its mean
   vectors are ``polysrl_chgnet_mt``'s, bit for bit;
-* recipe ``"cpu"``: the previous default ``polysrl`` (F = 64, 22 epochs) and its
+* recipe ``"cpu"``: the first default ``polysrl`` (F = 64, 22 epochs) and its
   baselines ``polysrl_nosample``, ``infomax``, ``graphcl``, ``mp_band_gap``.
 
 See docs/pretraining.md.
