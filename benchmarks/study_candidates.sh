@@ -29,6 +29,8 @@ declare -A RUNS=(
   # amendment 4: a variance stage on C14 (its full checkpoint at ${RUNS_DIR:-runs}/C14.ckpt); this --epochs wins
   [C20]="$C14 --variance-matching 1.0 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 10"
   [C21]="$C14 --variance-matching 0.1 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 10"
+  [C22]="$C14 --variance-matching 1.0 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 40"
+  [C23]="$C14 --variance-matching 100 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 10"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
   # (docs/pretraining.md, "Baseline models")
   [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"
