@@ -194,10 +194,10 @@ RECIPES: dict[str, Recipe] = {
            "multitask_weight": 0.1}),
 }
 RECIPES["chgnet_mt_variance"] = RECIPES["chgnet_mt"].replace(
-    name="chgnet_mt_variance", description="the default model's: a 10-epoch stage on a 'chgnet_mt' network "
+    name="chgnet_mt_variance", description="the default model's: a 40-epoch stage on a 'chgnet_mt' network "
     "(--init-from its full checkpoint) that trains only the variance head, with variance matching 1.0, so "
-    "its mean vectors stay exactly the chgnet_mt network's (the representation study's C20); about 4 min on "
-    "one CPU core", variance_matching=1.0, epochs=10, train_only="variance_head")
+    "its mean vectors stay exactly the chgnet_mt network's (the representation study's C22); about 14 min on "
+    "one CPU core", variance_matching=1.0, epochs=40, train_only="variance_head")
 
 #: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
 #: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,

@@ -7,7 +7,7 @@ equal-length:
 
 * recipe ``"chgnet_mt"`` (:mod:`polysrl_sklearn.recipes`): ``polysrl_chgnet_mt`` and the
   baselines named ``*_chgnet_mt``; and the default, ``polysrl_chgnet_mt_variance``
-  (recipe ``"chgnet_mt_variance"``, the representation study's selected candidate C20):
+  (recipe ``"chgnet_mt_variance"``, the representation study's selected candidate C22):
   ``polysrl_chgnet_mt`` with only its variance head trained further, so its mean
   vectors are ``polysrl_chgnet_mt``'s, bit for bit;
 * recipe ``"cpu"``: the first default ``polysrl`` (F = 64, 22 epochs) and its
@@ -86,10 +86,10 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
     *_baselines("chgnet_mt", "baselines_chgnet_mt", "_chgnet_mt"),
     ShippedModel("polysrl_chgnet_mt", "polysrl_chgnet_mt.pt", "polysrl", "chgnet_mt",
                  "PolySRL with CHGNet structure targets and an MP band-gap head (the representation study's "
-                 "C14; the default model until its variance stage, C20, was selected)"),
+                 "C14; the default model until its variance stage was selected)"),
     ShippedModel("polysrl_chgnet_mt_variance", "polysrl_chgnet_mt_variance.pt", "polysrl", "chgnet_mt_variance",
                  "the default model: polysrl_chgnet_mt with its variance head trained for the spread of each "
-                 "formula's polymorphs (variance matching); the same mean vectors (the study's C20)"),
+                 "formula's polymorphs (variance matching); the same mean vectors (the study's C22)"),
 ]}
 
 #: Canonical name of the default model (``PolySRLFeaturizer()``, alias ``"default"``).
