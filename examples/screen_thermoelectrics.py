@@ -5,7 +5,10 @@ Trains three PolySRL + MLP pipelines on the ESTM data at one temperature
 them for candidate compositions (a Bi2-xSbxTe3-ySey grid by default, or a file
 with one formula per line), computes ZT = S^2 sigma T / kappa, and ranks the
 candidates, flagging those whose uncertainty is above the training set's 90th
-percentile (extrapolation: treat their ZT with caution).
+percentile. The default model's uncertainty follows how polymorphic a composition
+is (docs/benchmarks.md, "Uncertainty analysis"): a flagged candidate is one whose
+structure, and so its measured properties, depends most on the phase that forms;
+it does not flag compositions far from the training data.
 
     python examples/screen_thermoelectrics.py [--temperature 300] [--candidates FILE] [--top 15]
 """
@@ -69,7 +72,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         "kappa_W_per_mK": kappa,
         "ZT": thermoelectric_zt(predictions["seebeck"], sigma, kappa, args.temperature),
         "uncertainty": uncertainty,
-        "extrapolating": uncertainty > np.quantile(train_uncertainty, 0.9),
+        "uncertain": uncertainty > np.quantile(train_uncertainty, 0.9),
     }).sort_values("ZT", ascending=False, ignore_index=True)
     print(f"top {args.top} of {len(table)} candidates by predicted ZT at {args.temperature} K")
     print(table.head(args.top).to_string(float_format=lambda v: f"{v:.3g}"))
