@@ -26,7 +26,7 @@ processes of ours got (2.0 on an idle two-core machine).
 
 Usage::
 
-    python benchmarks/featurize_scaling.py [--rows 1000000] [--memory-rows 5000000] [--workers 2]
+    python benchmarks/featurize_scaling.py [--rows 1000000] [--memory-rows 5000000] [--workers 2] [--model default]
 
 Needs the ``dask`` extra and psutil. About 10 minutes on two (busy) cores for the defaults.
 """
@@ -56,7 +56,7 @@ import pandas as pd, torch
 torch.set_num_threads(int(sys.argv[2]))
 from polysrl_sklearn import PolySRLFeaturizer
 formulas = pd.read_csv(sys.argv[1], usecols=["formula"])["formula"].tolist()
-featurizer = PolySRLFeaturizer(device="cpu").fit([])
+featurizer = PolySRLFeaturizer(pretrained=sys.argv[3], device="cpu").fit([])
 start = time.perf_counter()
 features = featurizer.transform(formulas)
 print(json.dumps({"seconds": time.perf_counter() - start, "rows": len(features)}))
@@ -165,18 +165,18 @@ def write_input(folder: Path, rows: int) -> Path:
     return path
 
 
-def transform_run(source: Path, rows: int, threads: int, env: dict[str, str]) -> Run:
-    text, wall, maxrss, _, other, cpu = run_measured([sys.executable, "-c", TRANSFORM, str(source), str(threads)],
-                                                     env)
+def transform_run(source: Path, rows: int, threads: int, env: dict[str, str], model: str = "default") -> Run:
+    text, wall, maxrss, _, other, cpu = run_measured([sys.executable, "-c", TRANSFORM, str(source), str(threads),
+                                                      model], env)
     seconds = json.loads(text.strip().splitlines()[-1])["seconds"]
     return Run(f"in-process `transform`, {threads} torch thread{'s' if threads > 1 else ''}", rows, seconds, wall,
                maxrss, "ru_maxrss", other, cpu)
 
 
 def featurize_run(source: Path, output: Path, rows: int, env: dict[str, str], chunk_size: int,
-                  workers: int | None = None) -> Run:
+                  workers: int | None = None, model: str = "default") -> Run:
     command = [sys.executable, "-m", "polysrl_sklearn.cli", "featurize", str(source), str(output), "--device", "cpu",
-               "--chunk-size", str(chunk_size), "--no-progress", "--overwrite"]
+               "--chunk-size", str(chunk_size), "--no-progress", "--overwrite", "--model", model]
     if workers:
         command += ["--scheduler", "local", "--workers", str(workers)]
         method = f"`polysrl featurize --scheduler local --workers {workers}` (Dask, {workers} x 1 thread)"
@@ -199,6 +199,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--chunk-size", type=int, default=20_000)
     parser.add_argument("--work-dir", type=Path, default=None, help="where the input files go (default: a temp dir)")
+    parser.add_argument("--model", default="default", help="shipped model name or model file (default: %(default)s)")
     args = parser.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with tempfile.TemporaryDirectory() as temporary:
@@ -208,12 +209,14 @@ def main() -> None:
         output = folder / "features.parquet"
         print(f"load average before: {os.getloadavg()}", flush=True)
         big = write_input(folder, args.memory_rows) if args.memory_rows else None
-        plan = [lambda: transform_run(source, args.rows, 1, env),
-                lambda: transform_run(source, args.rows, 2, {**env, "OMP_NUM_THREADS": "2"}),
-                lambda: featurize_run(source, output, args.rows, env, args.chunk_size),
-                lambda: featurize_run(source, output, args.rows, env, args.chunk_size, workers=args.workers)]
+        model = args.model
+        plan = [lambda: transform_run(source, args.rows, 1, env, model),
+                lambda: transform_run(source, args.rows, 2, {**env, "OMP_NUM_THREADS": "2"}, model),
+                lambda: featurize_run(source, output, args.rows, env, args.chunk_size, model=model),
+                lambda: featurize_run(source, output, args.rows, env, args.chunk_size, workers=args.workers,
+                                      model=model)]
         if big is not None:
-            plan.append(lambda: featurize_run(big, output, args.memory_rows, env, args.chunk_size))
+            plan.append(lambda: featurize_run(big, output, args.memory_rows, env, args.chunk_size, model=model))
         runs = []
         for measure in plan:
             free = cores_for_us()
@@ -223,7 +226,8 @@ def main() -> None:
             print(f"  done: {run.method}, {run.rows:,} rows: {run.seconds:.1f} s (cores for us before: {free:.2f}, "
                   f"other load during: {run.other_load:.2f})", flush=True)
         print(f"load average after: {os.getloadavg()}\n")
-    print(f"{args.rows:,} random formulas (seed 0); chunk size {args.chunk_size:,}; {os.cpu_count()} CPU cores\n")
+    print(f"{args.rows:,} random formulas (seed 0); model {args.model}; chunk size {args.chunk_size:,}; "
+          f"{os.cpu_count()} CPU cores\n")
     print("| method | rows | seconds | formulas/s | process wall s | CPU s (all processes) | peak memory (MiB) "
           "| memory measured by | cores for us (probe before) | other load (cores, during) |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")

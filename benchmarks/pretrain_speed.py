@@ -15,7 +15,8 @@ epoch's time is extrapolated from K timed steps (after two untimed ones)
 instead of measured over the whole epoch; the table says which.
 
 The last line reads ``joint_epoch_s=... cached_epoch_s=... ratio=...`` for F=200 on
-the last device measured (CUDA when present), fp32.
+the last device measured (CUDA when present), fp32, deterministic kernels; with CUDA
+graphs when those rows were measured (``--cuda-graphs on|both``).
 
 Usage::
 
@@ -34,6 +35,7 @@ import numpy as np
 import torch
 
 from polysrl_sklearn.corpus import corpus_from_mp_jsonl
+from polysrl_sklearn.graphed_steps import GraphedEpoch
 from polysrl_sklearn.network import ModelConfig, PolySRLNetwork
 from polysrl_sklearn.objectives import objective_loss
 from polysrl_sklearn.pretraining import (
@@ -58,42 +60,59 @@ def network_of(width: int, side: str, seed: int = 0) -> PolySRLNetwork:
 
 def timed_steps(network: PolySRLNetwork, data: TrainingData, settings: TrainingSettings, device: torch.device,
                 steps: int) -> float:
-    """Seconds per step over ``steps`` optimiser steps of the pretraining loop (after two untimed ones)."""
+    """Seconds per step over ``steps`` optimiser steps of the pretraining loop.
+
+    Untimed first: two steps, or with CUDA graphs the three warm-up steps, the capture
+    and the first replay.
+    """
     sampler = PolymorphBatchSampler(data.corpus.formula_of_structure, settings.batch_size,
                                     settings.max_polymorphs, settings.seed)
-    step_loss = functools.partial(objective_loss(network).batch_loss, network)
+    loss_module = objective_loss(network)
+    step_loss = functools.partial(loss_module.batch_loss, network)
     optimizer = adam_for(network, settings, device)
     rng = np.random.default_rng(0)
     autocast = autocast_for(device, settings)
     network.train()
-    started = None
+    resident = data.resident(list(sampler))
+    if settings.cuda_graphs:
+        untimed = 4
+        full = [s for s in resident if len(s.formulas) == settings.batch_size][:steps + untimed]
+        results = GraphedEpoch(network, loss_module, data, optimizer, settings.grad_clip,
+                               torch.bfloat16 if settings.precision == "bf16" else None).run(full)
+    else:
+        untimed = 2
+        results = (optimisation_step(step_loss, data, step, rng, optimizer, network, settings, autocast)
+                   for step in resident[:steps + untimed])
+    started, done = None, 0
     with numerics_for(device, settings):
-        for i, step in enumerate(data.resident(list(sampler))):
-            if i == 2:
+        for i, _ in enumerate(results):
+            if i == untimed - 1:
                 if device.type == "cuda":
                     torch.cuda.synchronize()
                 started = time.perf_counter()
-            if i == steps + 2:
-                break
-            optimisation_step(step_loss, data, step, rng, optimizer, network, settings, autocast)
+            elif i >= untimed:
+                done += 1
         if device.type == "cuda":
             torch.cuda.synchronize()
-    done = min(steps, len(sampler) - 2)
     return (time.perf_counter() - started) / max(done, 1)
 
 
 def measure(corpus, width: int, side: str, device: torch.device, precision: str, steps: int,
-            epochs: int, deterministic: bool = True, random_cache: bool = False) -> dict:
+            epochs: int, deterministic: bool = True, random_cache: bool = False, cuda_graphs: bool = False,
+            epoch_steps: int | None = None) -> dict:
     """One row: seconds per epoch of ``side`` at width ``width``.
 
     ``random_cache`` (with ``steps``) fills the cache with random vectors instead of running
     the frozen encoder over the corpus: a cached step's time does not depend on their values.
+    ``epoch_steps`` (with ``steps``) extrapolates to that many steps per epoch instead of the
+    corpus's own count (timing a sample of the corpus for the whole one).
     """
     network = network_of(width, side)
     settings = TrainingSettings(**{**get_recipe("paper").training(), "epochs": epochs, "warmup_epochs": 0},
-                                precision=precision, deterministic=deterministic)
-    n_steps = -(-len(corpus.formulas) // settings.batch_size)
-    row = {"device": device.type, "F": width, "precision": precision + ("" if deterministic else ", nondet."),
+                                precision=precision, deterministic=deterministic, cuda_graphs=cuda_graphs)
+    n_steps = epoch_steps or -(-len(corpus.formulas) // settings.batch_size)
+    label = precision + ("" if deterministic else ", nondet.") + (", CUDA graphs" if cuda_graphs else "")
+    row = {"device": device.type, "F": width, "precision": label, "graphs": cuda_graphs,
            "side": side, "cache_s": 0.0}
     if steps:
         network.to(device)
@@ -136,6 +155,11 @@ def main() -> None:
                         help="with --steps: cached rows train against random vectors (skips the cache's cost)")
     parser.add_argument("--deterministic", choices=["on", "off", "both"], default="on",
                         help="CUDA deterministic kernels (TrainingSettings.deterministic)")
+    parser.add_argument("--cuda-graphs", choices=["on", "off", "both"], default="off",
+                        help="CUDA rows with steps replayed from a CUDA graph (TrainingSettings.cuda_graphs)")
+    parser.add_argument("--epoch-steps", type=int, default=None,
+                        help="with --steps: extrapolate to this many steps per epoch (389: the full MP corpus, "
+                             "when timing a sample of its formulas)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -151,25 +175,38 @@ def main() -> None:
     last = {}
     for name in devices:
         device = torch.device(name)
+        cuda = device.type == "cuda"
         for width in args.widths:
             modes = {"on": [True], "off": [False], "both": [True, False]}[args.deterministic]
-            for precision, deterministic in ((p, d) for p in (args.precisions if device.type == "cuda" else ["fp32"])
-                                             for d in (modes if device.type == "cuda" else [True])):
+            graph_modes = {"on": [True], "off": [False], "both": [False, True]}[args.cuda_graphs]
+            for precision, deterministic, graphs in ((p, d, g) for p in (args.precisions if cuda else ["fp32"])
+                                                     for d in (modes if cuda else [True])
+                                                     for g in (graph_modes if cuda else [False])):
                 sides = [s for s, label in (("graph_network", "joint"), ("graph_network_frozen", "cached"))
                          if label in args.sides]
-                rows = [measure(corpus, width, side, device, precision, args.steps, args.epochs, deterministic,
-                                args.random_cache) for side in sides]
+                rows = []
+                for side in sides:
+                    try:
+                        rows.append(measure(corpus, width, side, device, precision, args.steps, args.epochs,
+                                            deterministic, args.random_cache, graphs, args.epoch_steps))
+                    except Exception as error:  # one configuration failing must not lose the others' rows
+                        print(f"| {device.type} | {width} | {precision}{', CUDA graphs' if graphs else ''} | "
+                              f"{side} | failed: {type(error).__name__}: {str(error)[:200]} | | | |", flush=True)
+                if cuda:
+                    torch.cuda.empty_cache()
                 ratio = rows[0]["epoch_s"] / rows[-1]["epoch_s"] if len(rows) == 2 else float("nan")
                 for row in rows:
                     label = "joint" if row["side"] == "graph_network" else "cached"
-                    print(f"| {row['device']} | {width} | {precision} | {label} | {row['epoch_s']:.2f} | "
+                    print(f"| {row['device']} | {width} | {row['precision']} | {label} | {row['epoch_s']:.2f} | "
                           f"{row['cache_s']:.1f} | {ratio if label == 'cached' else 1:.1f} | {row['how']} |",
                           flush=True)
                 if width == 200 and precision == "fp32" and deterministic and len(rows) == 2:
-                    last = {"joint": rows[0]["epoch_s"], "cached": rows[1]["epoch_s"]}
+                    last[graphs] = {"joint": rows[0]["epoch_s"], "cached": rows[1]["epoch_s"]}
     if last:
-        print(f"joint_epoch_s={last['joint']:.2f} cached_epoch_s={last['cached']:.2f} "
-              f"ratio={last['joint'] / last['cached']:.1f}")
+        graphs = True in last
+        best = last[graphs]
+        print(f"joint_epoch_s={best['joint']:.2f} cached_epoch_s={best['cached']:.2f} "
+              f"ratio={best['joint'] / best['cached']:.1f}" + (" (CUDA graphs)" if graphs else ""))
 
 
 if __name__ == "__main__":

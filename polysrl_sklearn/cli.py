@@ -150,7 +150,8 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
                          structure_target_dim=0 if structure_vectors is None else int(structure_vectors.shape[1]))
     torch.manual_seed(args.seed)
     network = PolySRLNetwork(config)
-    settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision)
+    settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision,
+                                cuda_graphs=args.cuda_graphs)
     held = [f for f, h in zip(corpus.formulas, held_out) if h]
     corpus_info = {"file": Path((args.property_table if from_targets else args.data) or "").name, "limit": args.limit,
                    "structures": len(corpus.names), "formulas": len(corpus.formulas), "dropped": corpus.dropped}
@@ -384,6 +385,9 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                         "chgnet_mt_variance)")
     p.add_argument("--precision", default="fp32", choices=list(PRECISIONS),
                    help="CUDA arithmetic: fp32, tf32 matrix products, or bf16 autocast")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="on CUDA, replay each step from one captured CUDA graph (padded batches; the paper's "
+                        "loss only, not with --distributed runs; a seeded run differs from an eager one)")
     p.add_argument("--element-features", default=None, choices=["matscholar", "magpie", "both"],
                    help="element input table (default: the recipe's, matscholar)")
     p.add_argument("--element-skip", action=argparse.BooleanOptionalAction, default=None,

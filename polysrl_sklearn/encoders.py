@@ -166,6 +166,22 @@ def batch_invariant_silu(x: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.silu(x.double()).to(x.dtype)
 
 
+def normalised_with_self_loops(edge_index: torch.Tensor, edge_weight: torch.Tensor, num_nodes: int,
+                               dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """GCN normalisation (``gcn_norm``) of a graph without self-loops, after adding one of weight 1 per node.
+
+    Stoichiometry graphs have no self-loops by construction (every edge joins two
+    different elements), so the loops are appended directly: the same edges and weights,
+    in the same order, as ``gcn_norm(..., add_self_loops=True)`` makes, without its
+    search for existing loops (a boolean mask, whose size a GPU must report back to the
+    host: a synchronisation per step, and no CUDA-graph capture).
+    """
+    loops = torch.arange(num_nodes, device=edge_index.device)
+    edge_index = torch.cat([edge_index, torch.stack([loops, loops])], dim=1)
+    edge_weight = torch.cat([edge_weight, edge_weight.new_ones(num_nodes)])
+    return gcn_norm(edge_index, edge_weight, num_nodes, add_self_loops=False, dtype=dtype)
+
+
 class StoichiometryEncoder(nn.Module):
     r"""Probabilistic stoichiometry encoder (f^a, f^a_mu, f^a_sigma of the paper, Appendix B.2).
 
@@ -243,8 +259,8 @@ class StoichiometryEncoder(nn.Module):
         """Element representations Z^a after GCN + jumping knowledge."""
         h = self.input(self.element_features[graphs.element])
         states = [h]
-        edge_index, edge_weight = gcn_norm(graphs.edge_index, graphs.edge_weight, h.size(0), add_self_loops=True,
-                                           dtype=h.dtype)
+        edge_index, edge_weight = normalised_with_self_loops(graphs.edge_index, graphs.edge_weight, h.size(0),
+                                                             h.dtype)
         # at inference a composition's features must not depend on the other rows of its pass
         activation = torch.nn.functional.silu if self.training else batch_invariant_silu
         for conv in self.convs:

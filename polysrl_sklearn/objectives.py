@@ -231,7 +231,7 @@ class SoftContrastiveLoss(nn.Module):
                 f"d={float(self.log_d.detach().exp()):.4g}{extras}")
 
     def forward(self, mean: torch.Tensor, variance: torch.Tensor, structure_vectors: torch.Tensor,
-                owner: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+                owner: torch.Tensor, real_formulas: int | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Compute the loss.
 
         Parameters
@@ -243,6 +243,11 @@ class SoftContrastiveLoss(nn.Module):
         owner : LongTensor (n_structures,)
             Row of ``mean`` that each structure is a polymorph of; every row
             must own at least one structure.
+        real_formulas : int, optional
+            Only the first ``real_formulas`` rows are the batch's formulas; the
+            rest pad a fixed-size batch (:mod:`polysrl_sklearn.graphed_steps`)
+            and are left out of the loss. Not with the levers that read batch
+            statistics (polymorph spread, variance matching, decorrelation).
 
         Returns
         -------
@@ -267,6 +272,13 @@ class SoftContrastiveLoss(nn.Module):
         log_mismatch = _scatter_logsumexp(torch.logsumexp(F.logsigmoid(-logits), dim=1), owner, n) - log_norm
         positive = torch.eye(n, dtype=torch.bool, device=mean.device)
         pair_losses = -torch.where(positive, log_match, log_mismatch)
+        if real_formulas is not None:
+            if self.polymorph_spread > 0 or self.variance_matching > 0 or self.decorrelation > 0:
+                raise ValueError("real_formulas (padded batches) cannot be used with polymorph_spread, "
+                                 "variance_matching or decorrelation, whose terms read batch statistics")
+            positive = positive[:real_formulas, :real_formulas]
+            pair_losses = pair_losses[:real_formulas, :real_formulas]
+            mean, variance = mean[:real_formulas], variance[:real_formulas]
         if self.positive_weight == 1.0:
             contrastive = pair_losses.mean()
         else:

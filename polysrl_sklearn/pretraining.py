@@ -17,6 +17,7 @@ import torch
 
 from .corpus import StructureCorpus
 from .ddp import DistributedContext, ShardedTrainingData, main_then_broadcast, wrap_for_training
+from .graphed_steps import GraphedEpoch, check_graphable
 from .network import PolySRLNetwork, load_checkpoint, save_checkpoint
 from .objectives import objective_loss
 from .recipes import DEFAULTS, LR_SCHEDULES, PRECISIONS, TRAINABLE_PARTS
@@ -63,6 +64,11 @@ class TrainingSettings:
         variance head (:meth:`~polysrl_sklearn.encoders.StoichiometryEncoder.variance_head`),
         so that a pretrained network's mean vectors stay exactly as they are
         (a stage after pretraining, started with ``polysrl pretrain --init-from``).
+    cuda_graphs : bool
+        On CUDA, replay each epoch's full batches from one captured CUDA graph
+        (:mod:`polysrl_sklearn.graphed_steps`): padded fixed-size batches, one
+        launch per step. The paper's loss only; a seeded run repeats itself but
+        differs from an eager run with the same seed.
     """
 
     epochs: int = DEFAULTS.epochs
@@ -77,6 +83,7 @@ class TrainingSettings:
     deterministic: bool = True
     lr_schedule: str = DEFAULTS.lr_schedule
     train_only: str = "all"
+    cuda_graphs: bool = False
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -176,8 +183,9 @@ def restrict_training(network: PolySRLNetwork, train_only: str) -> None:
 def adam_for(network: PolySRLNetwork, settings: TrainingSettings, device: torch.device) -> torch.optim.Adam:
     """The pretraining optimiser over the trainable parameters; fused Adam on CUDA (one kernel
     per step instead of several per group)."""
+    cuda = device.type == "cuda"
     return torch.optim.Adam([p for p in network.parameters() if p.requires_grad], lr=settings.learning_rate,
-                            fused=True if device.type == "cuda" else None)
+                            fused=True if cuda else None, capturable=cuda and settings.cuda_graphs)
 
 
 def autocast_for(device: torch.device, settings: TrainingSettings) -> contextlib.AbstractContextManager:
@@ -201,6 +209,24 @@ def optimisation_step(step_loss: Callable, data: TrainingData, step: Any, rng: n
     torch.nn.utils.clip_grad_norm_(network.parameters(), settings.grad_clip)
     optimizer.step()
     return loss.detach(), parts, variance
+
+
+def graphed_epoch_steps(network: PolySRLNetwork, loss_module: torch.nn.Module, data: TrainingData,
+                        steps: list, optimizer: torch.optim.Optimizer, settings: TrainingSettings,
+                        epochs_run: int) -> Iterator[tuple[torch.Tensor, dict, torch.Tensor]]:
+    """An epoch's steps with CUDA graphs: full batches replayed from one graph, the last smaller one eager.
+
+    The first epoch of a run warms up three eager steps before its capture, later ones one.
+    """
+    full = [s for s in steps if len(s.formulas) == settings.batch_size]
+    autocast_dtype = torch.bfloat16 if settings.precision == "bf16" else None
+    yield from GraphedEpoch(network, loss_module, data, optimizer, settings.grad_clip, autocast_dtype,
+                            warmup_steps=3 if epochs_run == 0 else 1).run(full)
+    step_loss = functools.partial(loss_module.batch_loss, network)
+    autocast = autocast_for(data.device, settings)
+    for step in (s for s in steps if len(s.formulas) != settings.batch_size):
+        loss, parts, variance = optimisation_step(step_loss, data, step, None, optimizer, network, settings, autocast)
+        yield loss, parts, variance.detach()  # no autograd graph may outlive the step into the next capture
 
 
 def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: TrainingSettings,
@@ -295,6 +321,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         raise ValueError(f"structure_encoder={side.name!r}: the network's structure_target_dim "
                          f"({network.config.structure_target_dim}) must be the width of structure_vectors "
                          f"({structure_vectors.shape[1]})")
+    if settings.cuda_graphs:
+        check_graphable(network, device, context is not None, settings.train_only)
     torch.manual_seed(settings.seed)
     sampler = PolymorphBatchSampler(corpus.formula_of_structure, settings.batch_size,
                                     settings.max_polymorphs, settings.seed)
@@ -316,6 +344,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                               f"{len(payload['history'])} epochs, more than epochs={settings.epochs}")
         network.load_state_dict(saved_state)
         optimizer.load_state_dict(payload["optimizer"])
+        for group in optimizer.param_groups:  # the saved groups carry the saving run's flag
+            group["capturable"] = settings.cuda_graphs and device.type == "cuda"
         sampler.set_state(payload["sampler"])
         torch.set_rng_state(payload["torch_rng"])
         if device.type == "cuda" and "cuda_rng" in payload:
@@ -355,11 +385,14 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
             totals = torch.zeros(4, dtype=torch.float64, device=device)  # loss, contrastive, kl, uncertainty
             n_rows = 0
             # the epoch's batches are drawn on the host, then their indices go to the device in one copy
-            bar = tqdm(data.resident(list(sampler)), total=len(sampler), desc=f"epoch {epoch + 1}/{settings.epochs}",
+            steps = data.resident(list(sampler))
+            bar = tqdm(steps, total=len(sampler), desc=f"epoch {epoch + 1}/{settings.epochs}",
                        disable=not verbose, leave=False)
-            for step in bar:
-                loss, parts, variance = optimisation_step(step_loss, data, step, augment_rng, optimizer, network,
-                                                          settings, autocast)
+            results = (graphed_epoch_steps(network, loss_module, data, steps, optimizer, settings, epoch - start_epoch)
+                       if settings.cuda_graphs else
+                       (optimisation_step(step_loss, data, step, augment_rng, optimizer, network, settings, autocast)
+                        for step in steps))
+            for step, (loss, parts, variance) in zip(bar, results):
                 totals += torch.stack([loss.double(),
                                        torch.as_tensor(parts.get("contrastive", loss), device=device).double(),
                                        torch.as_tensor(parts.get("kl", 0.0), device=device).double(),

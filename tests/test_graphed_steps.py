@@ -1,0 +1,130 @@
+"""CUDA-graph steps (polysrl_sklearn.graphed_steps): padding changes no real value, and what is refused.
+
+The padded step itself runs on the CPU here (without a graph); capture and replay are
+checked on a GPU in tests/test_cuda.py.
+"""
+
+import copy
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+from polysrl_sklearn.corpus import corpus_from_structures
+from polysrl_sklearn.graphed_steps import GraphedEpoch, PaddedBatch, PaddedSizes, check_graphable
+from polysrl_sklearn.network import ModelConfig, PolySRLNetwork
+from polysrl_sklearn.objectives import objective_loss
+from polysrl_sklearn.pretraining import TrainingSettings, optimisation_step
+from polysrl_sklearn.sampler import PolymorphBatchSampler
+from polysrl_sklearn.training_data import TrainingData
+
+
+@pytest.fixture(scope="module")
+def corpus(structures):
+    return corpus_from_structures(structures, cutoff=6.0, n_jobs=1)
+
+
+def _network(encoder: str, **config) -> PolySRLNetwork:
+    torch.manual_seed(0)
+    network = PolySRLNetwork(ModelConfig(hidden_dim=16, structure_encoder=encoder, **config))
+    network.loss.n_samples = 0  # no sampling noise: padded and eager steps then compute the same numbers
+    return network.train()
+
+
+@pytest.mark.parametrize("encoder,cached", [("graph_network", False), ("species_graph_network", False),
+                                            ("graph_network_frozen", True)])
+def test_padded_step_equals_eager_step(corpus, encoder, cached):
+    eager = _network(encoder)
+    padded_network = copy.deepcopy(eager)
+    settings = TrainingSettings(batch_size=4, grad_clip=2.0)
+    steps = list(PolymorphBatchSampler(corpus.formula_of_structure, 4, 4, seed=3))
+    results = []
+    for network in (eager, padded_network):
+        data = TrainingData(corpus, torch.device("cpu"))
+        if cached:
+            data.use_cached(torch.randn(len(corpus.names), 16, generator=torch.Generator().manual_seed(1)))
+        resident = data.resident(steps)
+        # plain SGD: an update proportional to the gradient (Adam would blow float rounding in a
+        # near-zero gradient up to a full step)
+        optimizer = torch.optim.SGD(network.parameters(), lr=0.1)
+        losses = []
+        if network is eager:
+            step_loss = functools.partial(objective_loss(network).batch_loss, network)
+            for step in resident[:2]:
+                loss, _, _ = optimisation_step(step_loss, data, step, None, optimizer, network, settings,
+                                               torch.autocast("cpu", enabled=False))
+                losses.append(float(loss))
+        else:
+            epoch = GraphedEpoch(network, objective_loss(network), data, optimizer, settings.grad_clip, None)
+            padded = PaddedBatch(PaddedSizes.of(data, resident[:2], with_graphs=not cached), data.device,
+                                 with_graphs=not cached, species=network.structure.species_aware if not cached
+                                 else False)
+            for step in resident[:2]:
+                padded.fill(data, step)
+                optimizer.zero_grad(set_to_none=True)
+                loss, _, _ = epoch._step(padded)
+                losses.append(float(loss))
+        results.append((losses, network.state_dict()))
+    assert np.allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-6)
+    for key, value in results[0][1].items():
+        assert torch.allclose(value, results[1][1][key], rtol=1e-4, atol=1e-6), key
+
+
+def test_padding_fills_the_buffers_beyond_the_real_batch(corpus):
+    data = TrainingData(corpus, torch.device("cpu"))
+    steps = data.resident(list(PolymorphBatchSampler(corpus.formula_of_structure, 4, 4, seed=0)))
+    full = [s for s in steps if len(s.formulas) == 4]
+    sizes = PaddedSizes.of(data, full, with_graphs=True)
+    padded = PaddedBatch(sizes, data.device, with_graphs=True, species=False)
+    step = full[0]
+    padded.fill(data, step)
+    real = data.formulas.gather(step.formulas)
+    n_nodes = real.element.numel()
+    assert sizes.stoichiometry_nodes > n_nodes and sizes.structures > len(step.structures)
+    assert torch.equal(padded.node_batch[n_nodes:], torch.full((sizes.stoichiometry_nodes - n_nodes,), 4))
+    assert torch.equal(padded.owner[len(step.structures):],
+                       torch.full((sizes.structures - len(step.structures),), 4))
+    padding_edges = padded.stoichiometry_edges[:, real.edge_index.shape[1]:]
+    assert (padding_edges[0] == padding_edges[1]).all() and (padding_edges >= n_nodes).all()
+    assert (padded.edge_weight[real.edge_index.shape[1]:] == 0).all()
+    crystals = data.graphs.gather(step.structures)
+    padding_atoms = padded.atom_batch[crystals.batch.numel():]
+    # spread over every padding structure, none of them real
+    assert set(padding_atoms.tolist()) == set(range(len(step.structures), sizes.structures))
+    padding_bonds = padded.crystal_edges[:, crystals.edge_index.shape[1]:]
+    assert (padding_bonds[0] == padding_bonds[1]).all() and (padding_bonds >= crystals.batch.numel()).all()
+    assert len(set(padding_bonds[0].tolist())) == min(padding_bonds.shape[1],
+                                                      sizes.atoms - crystals.batch.numel())
+
+
+def test_check_graphable_names_every_problem():
+    network = _network("graph_network")
+    check_graphable(network, torch.device("cuda"), distributed=False, train_only="all")  # no error
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        check_graphable(network, torch.device("cpu"), distributed=False, train_only="all")
+    with pytest.raises(ValueError, match="data-parallel"):
+        check_graphable(network, torch.device("cuda"), distributed=True, train_only="all")
+    with pytest.raises(ValueError, match="decorrelation=1.0 reads batch statistics"):
+        check_graphable(_network("graph_network", decorrelation=1.0), torch.device("cuda"), False, "all")
+    with pytest.raises(ValueError, match="objective='infomax'"):
+        check_graphable(_network("graph_network", objective="infomax"), torch.device("cuda"), False, "all")
+    with pytest.raises(ValueError, match="train_only='variance_head'"):
+        check_graphable(network, torch.device("cuda"), False, "variance_head")
+
+
+def test_pretrain_refuses_cuda_graphs_on_the_cpu(corpus):
+    from polysrl_sklearn.pretraining import pretrain
+
+    with pytest.raises(ValueError, match="cuda_graphs=True cannot be used: it needs a CUDA device"):
+        pretrain(_network("graph_network"), corpus, TrainingSettings(epochs=1, batch_size=4, cuda_graphs=True),
+                 "cpu", verbose=False)
+
+
+def test_real_formulas_refuses_batch_statistic_levers():
+    from polysrl_sklearn.objectives import SoftContrastiveLoss
+
+    loss = SoftContrastiveLoss(n_samples=0, decorrelation=1.0)
+    mean, variance = torch.randn(3, 4), torch.rand(3, 4) + 0.1
+    with pytest.raises(ValueError, match="batch statistics"):
+        loss(mean, variance, torch.randn(3, 4), torch.tensor([0, 1, 2]), real_formulas=2)
