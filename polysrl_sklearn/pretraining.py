@@ -50,8 +50,9 @@ class TrainingSettings:
         Frozen structure sides: every ``refresh_every``-th epoch after the
         warm-up is a joint epoch, after which the cache is recomputed (0: never).
     precision : {"fp32", "tf32", "bf16"}
-        On CUDA: full fp32, TF32 matrix products, or bf16 autocast of the
-        encoders (the losses stay fp32). Ignored on the CPU.
+        On CUDA: full fp32, TF32 for every float32 matrix product (the loss's
+        distances included), or bf16 autocast of the encoders (the losses stay
+        fp32). Ignored on the CPU.
     lr_schedule : {"constant", "cosine"}
         Learning rate of each epoch: constant, or cosine decay from
         ``learning_rate`` towards 0 over ``epochs`` (set at each epoch's start,
