@@ -7,7 +7,10 @@ as an atomic part file into ``OUTPUT.parts/``, either in this process or,
 with ``scheduler=``, by the workers of a Dask cluster
 (:mod:`~polysrl_sklearn.distributed`; they must see that folder). When every
 chunk is done the parts are assembled, in input order, into the single
-Parquet file ``OUTPUT`` and the folder is removed.
+Parquet file ``OUTPUT`` (each part as soon as it and all before it exist, so
+that the copying overlaps the featurization; :class:`~polysrl_sklearn.table_io.PartAssembler`)
+and the folder is removed. On a cluster, the cluster starts while this process
+reads the input's schema and counts its rows.
 
 **Resuming.** ``OUTPUT.parts/manifest.json`` records the input file (path,
 size, modification time, row count), the formula column, the chunk size
@@ -28,6 +31,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -38,7 +42,7 @@ from .chunk_featurize import ERROR_COLUMN, check_input_columns, featurize_arrow,
 from .model_cache import cached_featurizer, model_file, worker_model_name
 from .resume import ResumeError
 from .table_io import (
-    assemble,
+    PartAssembler,
     count_rows,
     input_schema,
     non_null_count,
@@ -183,6 +187,45 @@ def run_locally(work: Iterator[tuple[pa.Table, int, int]], task: Callable[..., t
         on_done(task(chunk, index, first_row))
 
 
+def _start_cluster(stack: ExitStack, scheduler: str, workers: int | None, model: str,
+                   device: str) -> Future:
+    """Connect to (or start) a Dask cluster in a background thread and have its workers load the model.
+
+    Returns the future of ``(client, warm-up futures)``. ``stack`` closes the cluster on exit,
+    after waiting for the start to finish (so that no cluster is left behind when this
+    process fails first).
+    """
+    from .distributed import connect, warm_up
+
+    connection = connect(scheduler, workers)
+
+    def start() -> tuple[Any, list]:
+        client = connection.__enter__()
+        try:
+            return client, warm_up(client, model, device)  # warm-up futures: held until the cluster closes
+        except BaseException:
+            connection.__exit__(*sys.exc_info())
+            raise
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="polysrl-cluster-start")
+    starting = pool.submit(start)
+
+    def close() -> None:
+        starting.result()[1].clear()
+        connection.__exit__(None, None, None)
+
+    def stop(*exc: Any) -> None:
+        try:
+            if starting.exception() is None:
+                # in the thread that entered it: the client keeps a context variable of that thread's context
+                pool.submit(close).result()
+        finally:
+            pool.shutdown(wait=True)
+
+    stack.push(stop)
+    return starting
+
+
 def featurize_file(input: str | os.PathLike, output: str | os.PathLike, column: str = "formula",
                    pretrained: str | os.PathLike = "default", chunk_size: int = DEFAULT_CHUNK_SIZE,
                    device: str = "auto", resume: bool = False, overwrite: bool = False,
@@ -247,13 +290,11 @@ def featurize_file(input: str | os.PathLike, output: str | os.PathLike, column: 
         raise FileExistsError(f"{output} exists; remove it or pass overwrite=True (polysrl featurize --overwrite)")
     model = worker_model_name(pretrained)  # refuses a missing or random-init model before anything starts
     with ExitStack() as stack:
-        client = None
+        starting = None
         if scheduler is not None:
-            from .distributed import connect, warm_up
-
-            client = stack.enter_context(connect(scheduler, workers))
-            warming = warm_up(client, model, device)  # the workers load the model while this process counts rows
-            stack.callback(warming.clear)  # held until the work is submitted: a released future may be cancelled
+            # the cluster starts (and its workers load the model) while this process loads its own copy,
+            # reads the schema and counts the rows
+            starting = _start_cluster(stack, scheduler, workers, model, device)
         featurizer = cached_featurizer(pretrained, device)
         schema = input_schema(input, column)
         check_input_columns(schema.names, column, featurizer)
@@ -267,14 +308,23 @@ def featurize_file(input: str | os.PathLike, output: str | os.PathLike, column: 
         if rows == 0 and not done:
             work = iter([(schema.empty_table().replace_schema_metadata(None), 0, 0)])
         task = partial(run_chunk, column=column, pretrained=model, device=device, parts_dir=str(parts_dir))
-        with _progress(rows, sum(expected[i] for i in done), progress) as on_done:
-            if client is None:
+        assembler = stack.enter_context(PartAssembler([part_path(parts_dir, i) for i in range(chunks)], output,
+                                                      schema, output_names(featurizer)[:-1]))
+        for index in sorted(done):
+            assembler.ready(index)
+        with _progress(rows, sum(expected[i] for i in done), progress) as advance:
+
+            def on_done(result: tuple[int, int, int]) -> None:
+                advance(result)
+                assembler.ready(result[0])
+
+            if starting is None:
                 run_locally(work, task, on_done)
             else:
                 from .distributed import run_on_cluster
 
-                run_on_cluster(client, work, task, on_done)
-    assemble([part_path(parts_dir, i) for i in range(chunks)], output, schema, output_names(featurizer)[:-1])
+                run_on_cluster(starting.result()[0], work, task, on_done)
+        assembler.finish()
     shutil.rmtree(parts_dir)
     return FeaturizeSummary(output, rows, non_null_count(output, ERROR_COLUMN), chunks, len(done),
                             time.perf_counter() - started)

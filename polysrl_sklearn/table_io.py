@@ -10,8 +10,10 @@
 * **Part files.** Chunk ``i`` becomes ``part-{i:06d}.parquet`` in the parts
   folder, written under a temporary name and renamed (atomic on POSIX file
   systems), so a part file either is complete or does not exist.
-* **Output.** :func:`assemble` copies the parts, in order, into one Parquet
-  file (one row group per part), written under a temporary name and renamed.
+* **Output.** :class:`PartAssembler` copies the parts, in order, into one Parquet
+  file (one row group per part) as soon as each part and all before it exist,
+  so that the copying overlaps the featurization; written under a temporary
+  name and renamed (:func:`assemble` does it for parts that all exist).
   A pandas index stored in a Parquet input (its ``pandas`` schema metadata)
   is kept: the output reads back with the input's index.
 
@@ -202,6 +204,78 @@ def output_pandas_metadata(schema: pa.Schema, input_schema: pa.Schema) -> bytes 
     return json.dumps(meta).encode()
 
 
+class PartAssembler:
+    """Copies part files, in order, into one Parquet file while later parts are still being made.
+
+    :meth:`ready` marks a part as written; every part whose predecessors are all
+    in is appended at once, so the copying overlaps the featurization of the
+    later chunks (on a cluster the parts finish out of order; the output keeps
+    the input's order). The output is written under a temporary name and
+    renamed by :meth:`finish`; leaving the ``with`` block without it removes the
+    temporary file.
+
+    Parameters
+    ----------
+    parts : list of path
+        Every part file, in order (at least one); all have the same schema.
+    output : path
+    input_schema : pyarrow.Schema
+        The input file's schema, for its pandas metadata (see :func:`output_pandas_metadata`).
+    feature_columns : list of str
+        Written without dictionary encoding.
+    """
+
+    def __init__(self, parts: list[Path], output: str | os.PathLike, input_schema: pa.Schema,
+                 feature_columns: list[str]) -> None:
+        self.parts, self.output = [Path(p) for p in parts], Path(output)
+        self.input_schema, self.feature_columns = input_schema, set(feature_columns)
+        self.temporary = self.output.with_name(f"{self.output.name}.tmp-{os.getpid()}")
+        self.written = 0
+        self._ready: set[int] = set()
+        self._writer = None
+        self._schema = None
+
+    def __enter__(self) -> PartAssembler:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        self.temporary.unlink(missing_ok=True)
+
+    def _open(self) -> None:
+        _, _, pq = _pyarrow()
+        schema = pq.read_schema(self.parts[0])
+        pandas_metadata = output_pandas_metadata(schema, self.input_schema)
+        if pandas_metadata is not None:
+            schema = schema.with_metadata({b"pandas": pandas_metadata})
+        dictionary = [name for name in schema.names if name not in self.feature_columns]
+        self._schema = schema
+        self._writer = pq.ParquetWriter(self.temporary, schema, compression="snappy", use_dictionary=dictionary)
+
+    def ready(self, index: int) -> None:
+        """Part ``index`` is complete: append it and every following part already complete."""
+        _, _, pq = _pyarrow()
+        self._ready.add(index)
+        while self.written in self._ready:
+            if self._writer is None:
+                self._open()
+            table = pq.read_table(self.parts[self.written])
+            self._writer.write_table(table.replace_schema_metadata(self._schema.metadata))
+            self._ready.discard(self.written)
+            self.written += 1
+
+    def finish(self) -> None:
+        """Close the output and give it its name; every part must have been appended."""
+        if self.written != len(self.parts):
+            raise RuntimeError(f"{len(self.parts) - self.written} of {len(self.parts)} parts are not in yet "
+                               f"(next missing: {self.parts[self.written].name})")
+        self._writer.close()
+        self._writer = None
+        os.replace(self.temporary, self.output)
+
+
 def assemble(parts: list[Path], output: str | os.PathLike, input_schema: pa.Schema,
              feature_columns: list[str]) -> None:
     """Copy part files, in order, into one Parquet file (written to a temporary name, then renamed).
@@ -216,18 +290,7 @@ def assemble(parts: list[Path], output: str | os.PathLike, input_schema: pa.Sche
     feature_columns : list of str
         Written without dictionary encoding.
     """
-    _, _, pq = _pyarrow()
-    output = Path(output)
-    schema = pq.read_schema(parts[0])
-    pandas_metadata = output_pandas_metadata(schema, input_schema)
-    if pandas_metadata is not None:
-        schema = schema.with_metadata({b"pandas": pandas_metadata})
-    temporary = output.with_name(f"{output.name}.tmp-{os.getpid()}")
-    dictionary = [name for name in schema.names if name not in set(feature_columns)]
-    try:
-        with pq.ParquetWriter(temporary, schema, compression="snappy", use_dictionary=dictionary) as writer:
-            for part in parts:
-                writer.write_table(pq.read_table(part).replace_schema_metadata(schema.metadata))
-        os.replace(temporary, output)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with PartAssembler(parts, output, input_schema, feature_columns) as assembler:
+        for index in range(len(parts)):
+            assembler.ready(index)
+        assembler.finish()
