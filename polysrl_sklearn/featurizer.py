@@ -157,6 +157,12 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Learning rate over the epochs.
     precision : {"fp32", "tf32", "bf16"}, default="fp32"
         Arithmetic of pretraining on CUDA (ignored on the CPU).
+    cuda_graphs : bool, default=False
+        Pretraining on CUDA: replay each step from one captured CUDA graph
+        (:mod:`polysrl_sklearn.graphed_steps`; about 2x faster joint and 6-8x
+        faster cached epochs). The paper's loss only: ``fit`` refuses it with
+        ``polymorph_spread``, ``variance_matching``, ``decorrelation`` or
+        ``multitask_weight``, and on the CPU.
     device : str, default="auto"
         "auto" uses CUDA when available; otherwise any torch device string
         ("cpu", "cuda", "cuda:1").
@@ -225,6 +231,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "warmup_epochs": [NON_NEGATIVE_INT],
         "refresh_every": [NON_NEGATIVE_INT],
         "precision": [StrOptions(set(PRECISIONS))],
+        "cuda_graphs": ["boolean"],
         "lr_schedule": [StrOptions(set(LR_SCHEDULES))],
         "device": DEVICE,
         "transform_batch_size": [POSITIVE_INT],
@@ -249,7 +256,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
                  max_polymorphs: int = DEFAULTS.max_polymorphs, warmup_epochs: int = DEFAULTS.warmup_epochs,
                  refresh_every: int = DEFAULTS.refresh_every, lr_schedule: str = DEFAULTS.lr_schedule,
-                 precision: str = "fp32", device: str = "auto",
+                 precision: str = "fp32", cuda_graphs: bool = False, device: str = "auto",
                  transform_batch_size: int = 8192,
                  graph_cache_dir: str | os.PathLike | None = None, n_jobs: int | None = -1,
                  random_state: int | None = None, verbose: bool = False) -> None:
@@ -282,6 +289,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.refresh_every = refresh_every
         self.lr_schedule = lr_schedule
         self.precision = precision
+        self.cuda_graphs = cuda_graphs
         self.device = device
         self.transform_batch_size = transform_batch_size
         self.graph_cache_dir = graph_cache_dir
@@ -438,7 +446,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                     epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                     grad_clip=self.grad_clip, max_polymorphs=self.max_polymorphs, seed=seed,
                     warmup_epochs=self.warmup_epochs, refresh_every=self.refresh_every,
-                    precision=self.precision, lr_schedule=self.lr_schedule)
+                    precision=self.precision, lr_schedule=self.lr_schedule, cuda_graphs=self.cuda_graphs)
                 history = pretrain(network, corpus, settings, self.device, checkpoint,
                                    resume=checkpoint is not None, verbose=self.verbose,
                                    structure_vectors=vectors, cache_dir=self.graph_cache_dir)

@@ -128,3 +128,14 @@ def test_real_formulas_refuses_batch_statistic_levers():
     mean, variance = torch.randn(3, 4), torch.rand(3, 4) + 0.1
     with pytest.raises(ValueError, match="batch statistics"):
         loss(mean, variance, torch.randn(3, 4), torch.tensor([0, 1, 2]), real_formulas=2)
+
+
+def test_featurizer_passes_cuda_graphs_to_pretraining(structures):
+    from polysrl_sklearn import PolySRLFeaturizer
+
+    X = [s.composition.reduced_formula for s in structures]
+    featurizer = PolySRLFeaturizer(pretrained=None, hidden_dim=8, epochs=1, cuda_graphs=True, device="cpu", n_jobs=1)
+    with pytest.raises(ValueError, match="cuda_graphs=True cannot be used: it needs a CUDA device"):
+        featurizer.fit(X, structures=structures)
+    with pytest.raises(Exception, match="cuda_graphs"):
+        PolySRLFeaturizer(cuda_graphs="yes").fit(X)
