@@ -386,8 +386,8 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--precision", default="fp32", choices=list(PRECISIONS),
                    help="CUDA arithmetic: fp32, tf32 matrix products, or bf16 autocast")
     p.add_argument("--cuda-graphs", action="store_true",
-                   help="on CUDA, replay each step from one captured CUDA graph (padded batches; the paper's "
-                        "loss only, not with --distributed runs; a seeded run differs from an eager one)")
+                   help="on CUDA, replay each step from one captured CUDA graph (padded batches; objectives "
+                        "polysrl and polysrl_nosample, one process; a seeded run differs from an eager one)")
     p.add_argument("--element-features", default=None, choices=["matscholar", "magpie", "both"],
                    help="element input table (default: the recipe's, matscholar)")
     p.add_argument("--element-skip", action=argparse.BooleanOptionalAction, default=None,

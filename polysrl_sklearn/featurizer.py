@@ -160,9 +160,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     cuda_graphs : bool, default=False
         Pretraining on CUDA: replay each step from one captured CUDA graph
         (:mod:`polysrl_sklearn.graphed_steps`; about 2x faster joint and 6-8x
-        faster cached epochs). The paper's loss only: ``fit`` refuses it with
-        ``polymorph_spread``, ``variance_matching``, ``decorrelation`` or
-        ``multitask_weight``, and on the CPU.
+        faster cached epochs). Objectives ``"polysrl"`` and ``"polysrl_nosample"``
+        with any lever; ``fit`` refuses it for the other objectives and on the CPU.
     device : str, default="auto"
         "auto" uses CUDA when available; otherwise any torch device string
         ("cpu", "cuda", "cuda:1").

@@ -28,10 +28,10 @@ first steps of an epoch run eagerly on a side stream before the capture, as CUDA
 require; they are ordinary training steps of the epoch. The epoch's last, smaller batch
 also runs eagerly.
 
-Only the paper's loss is supported (the soft contrastive loss and its KL term, with any
-structure side, width, positive weight and element input); the levers whose terms read
-batch statistics (polymorph spread, variance matching, decorrelation, multi-task head)
-and data-parallel training are refused by :func:`check_graphable`.
+Every lever of the soft contrastive loss works on padded batches: the terms that read
+batch statistics (polymorph spread, variance matching, decorrelation, the multi-task head)
+take them over the real formulas and structures only. Other objectives (InfoMax, GraphCL,
+supervised) and data-parallel training are refused by :func:`check_graphable`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from .crystal_graph import CrystalBatch
+from .objectives import multitask_l1
 from .stoichiometry_graph import StoichiometryBatch
 
 if TYPE_CHECKING:
@@ -55,12 +56,9 @@ if TYPE_CHECKING:
 GRAPHABLE_OBJECTIVES: tuple[str, ...] = ("polysrl", "polysrl_nosample")
 #: Padding rows added beyond the largest batch: stoichiometry nodes, crystal atoms, structures.
 PADDING_NODES, PADDING_ATOMS, PADDING_STRUCTURES = 64, 1024, 64
-#: Loss levers that read batch statistics, which padding would change.
-_BATCH_STATISTIC_LEVERS: tuple[str, ...] = ("polymorph_spread", "variance_matching", "decorrelation",
-                                            "multitask_weight")
 
 
-def check_graphable(network: PolySRLNetwork, device: torch.device, distributed: bool, train_only: str) -> None:
+def check_graphable(network: PolySRLNetwork, device: torch.device, distributed: bool) -> None:
     """Raise ``ValueError`` unless ``network`` can be trained with CUDA-graph steps on ``device``."""
     config = network.config
     problems = []
@@ -70,11 +68,6 @@ def check_graphable(network: PolySRLNetwork, device: torch.device, distributed: 
         problems.append("it does not run data-parallel (torchrun)")
     if config.objective not in GRAPHABLE_OBJECTIVES:
         problems.append(f"objective={config.objective!r} is not one of {GRAPHABLE_OBJECTIVES}")
-    for lever in _BATCH_STATISTIC_LEVERS:
-        if getattr(config, lever, 0.0):
-            problems.append(f"{lever}={getattr(config, lever)!r} reads batch statistics (must be 0)")
-    if train_only != "all":
-        problems.append(f"train_only={train_only!r} (must be 'all')")
     if problems:
         raise ValueError("cuda_graphs=True cannot be used: " + "; ".join(problems))
 
@@ -148,6 +141,7 @@ class PaddedBatch:
         self.edge_weight = torch.zeros(sizes.stoichiometry_edges, **real)
         self.owner = torch.zeros(sizes.structures, **long)
         self.structure_ids = torch.zeros(sizes.structures, **long)
+        self.targets = torch.full((sizes.formulas + 1,), float("nan"), **real)
         self.with_graphs = with_graphs
         if with_graphs:
             self.crystal_edges = torch.zeros(2, sizes.crystal_edges, **long)
@@ -167,6 +161,8 @@ class PaddedBatch:
         _fill(self.edge_weight, stoichiometry.edge_weight, 0.0)
         _fill(self.owner, step.owner_on_device, n)
         _fill(self.structure_ids, step.structures_on_device, 0)
+        if data.targets is not None:
+            _fill(self.targets, data.formula_targets(step), float("nan"))
         if self.with_graphs:
             crystals = data.graphs.gather(step.structures, step.structures_on_device)
             atoms = int(data.graphs.num_nodes_host[step.structures].sum())
@@ -233,6 +229,11 @@ class GraphedEpoch:
                 structure_vectors = self.network.structure(padded.crystals())
             loss, parts = self.loss_module(mean.float(), variance.float(), structure_vectors.float(), padded.owner,
                                            real_formulas=n)
+            weight = self.network.config.multitask_weight
+            if weight > 0:
+                auxiliary = multitask_l1(self.network.property_head(mean[:n]).float().squeeze(-1), padded.targets[:n])
+                loss = loss + weight * auxiliary
+                parts["multitask"] = auxiliary.detach()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip)
         self.optimizer.step()

@@ -63,16 +63,26 @@ def _scatter_logsumexp(values: torch.Tensor, index: torch.Tensor, size: int) -> 
     return summed.log() + peak
 
 
+def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``values`` over the entries where ``mask`` is true (no host synchronisation)."""
+    weights = mask.to(values.dtype)
+    return (values * weights).sum() / weights.sum().clamp(min=1)
+
+
 def polymorph_nll(mean: torch.Tensor, variance: torch.Tensor, structure_vectors: torch.Tensor,
-                  owner: torch.Tensor) -> torch.Tensor:
+                  owner: torch.Tensor, structure_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Mean negative log-likelihood per dimension of each structure vector under its owner's Gaussian.
 
     ``0.5 * mean_d((z_p - mu_a)^2 / var_a + log var_a)`` (constant dropped),
-    averaged over structures. Its minimum over the variance is the squared
-    distance of the polymorphs from the mean, so the variance learns the spread.
+    averaged over structures (those of ``structure_mask`` only, when given: a
+    padded batch). Its minimum over the variance is the squared distance of the
+    polymorphs from the mean, so the variance learns the spread.
     """
     mu, var = mean[owner], variance[owner]
-    return 0.5 * ((structure_vectors - mu).pow(2) / var + var.log()).mean()
+    terms = 0.5 * ((structure_vectors - mu).pow(2) / var + var.log())
+    if structure_mask is None:
+        return terms.mean()
+    return _masked_mean(terms.mean(dim=-1), structure_mask)
 
 
 #: Level of :func:`spread_log_variance_target` for a formula whose polymorphs coincide (or that has
@@ -81,14 +91,16 @@ SPREAD_LEVEL = 1e-2
 
 
 def spread_log_variance_target(structure_vectors: torch.Tensor, owner: torch.Tensor, n: int,
-                               level: float = SPREAD_LEVEL) -> torch.Tensor:
+                               level: float = SPREAD_LEVEL,
+                               structure_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Log of each formula's polymorph spread in the structure space, plus a level (no gradient).
 
     The spread of formula ``a`` is the mean squared distance per dimension of its polymorph
     vectors in the batch from their centroid (0 for one structure). ``level`` times the
     batch's mean per-dimension variance of all structure vectors is added, so the target does
     not depend on the scale of the structure space and single-structure formulas aim at a
-    finite level above the variance floor.
+    finite level above the variance floor. With ``structure_mask`` (a padded
+    batch) the batch's variance is taken over the masked structures only.
 
     Returns
     -------
@@ -99,21 +111,32 @@ def spread_log_variance_target(structure_vectors: torch.Tensor, owner: torch.Ten
     centroid = scatter(vectors, owner, dim=0, dim_size=n, reduce="mean")
     squared = (vectors - centroid[owner]).pow(2).mean(dim=-1)
     spread = scatter(squared, owner, dim=0, dim_size=n, reduce="mean")
-    scale = vectors.var(dim=0).mean() if vectors.shape[0] > 1 else torch.ones((), dtype=vectors.dtype)
+    if structure_mask is None:
+        scale = vectors.var(dim=0).mean() if vectors.shape[0] > 1 else torch.ones((), dtype=vectors.dtype)
+    else:
+        weights = structure_mask.to(vectors.dtype).unsqueeze(-1)
+        count = weights.sum()
+        centre = (vectors * weights).sum(dim=0) / count.clamp(min=1)
+        unbiased = ((vectors - centre).pow(2) * weights).sum(dim=0).mean() / (count - 1).clamp(min=1)
+        scale = torch.where(count > 1, unbiased, torch.ones_like(unbiased))
     return torch.log(spread + level * scale)
 
 
 def variance_matching_loss(variance: torch.Tensor, structure_vectors: torch.Tensor,
-                           owner: torch.Tensor) -> torch.Tensor:
+                           owner: torch.Tensor, real_formulas: int | None = None,
+                           structure_mask: torch.Tensor | None = None) -> torch.Tensor:
     """Squared gap between each formula's mean log-variance and :func:`spread_log_variance_target`.
 
     The mean over dimensions of the log-variance is the log of the uncertainty column (the
     geometric mean of the variances), so the term sets the column's level and order and
     leaves how it is spread over dimensions to the contrastive loss. Unlike the likelihood of
     :func:`polymorph_nll`, its optimum for a single-structure formula is finite.
+    In a padded batch only the first ``real_formulas`` rows and the structures
+    of ``structure_mask`` count.
     """
-    target = spread_log_variance_target(structure_vectors, owner, variance.shape[0])
-    return (variance.log().mean(dim=-1) - target).pow(2).mean()
+    target = spread_log_variance_target(structure_vectors, owner, variance.shape[0], structure_mask=structure_mask)
+    gaps = (variance.log().mean(dim=-1) - target).pow(2)
+    return gaps.mean() if real_formulas is None else gaps[:real_formulas].mean()
 
 
 def variance_covariance_penalty(vectors: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
@@ -246,8 +269,8 @@ class SoftContrastiveLoss(nn.Module):
         real_formulas : int, optional
             Only the first ``real_formulas`` rows are the batch's formulas; the
             rest pad a fixed-size batch (:mod:`polysrl_sklearn.graphed_steps`)
-            and are left out of the loss. Not with the levers that read batch
-            statistics (polymorph spread, variance matching, decorrelation).
+            and are left out of the loss; so are the structures they own (the
+            padding ones), also from the batch statistics of the levers.
 
         Returns
         -------
@@ -272,10 +295,9 @@ class SoftContrastiveLoss(nn.Module):
         log_mismatch = _scatter_logsumexp(torch.logsumexp(F.logsigmoid(-logits), dim=1), owner, n) - log_norm
         positive = torch.eye(n, dtype=torch.bool, device=mean.device)
         pair_losses = -torch.where(positive, log_match, log_mismatch)
+        all_mean, all_variance, real_structures = mean, variance, None
         if real_formulas is not None:
-            if self.polymorph_spread > 0 or self.variance_matching > 0 or self.decorrelation > 0:
-                raise ValueError("real_formulas (padded batches) cannot be used with polymorph_spread, "
-                                 "variance_matching or decorrelation, whose terms read batch statistics")
+            real_structures = owner < real_formulas
             positive = positive[:real_formulas, :real_formulas]
             pair_losses = pair_losses[:real_formulas, :real_formulas]
             mean, variance = mean[:real_formulas], variance[:real_formulas]
@@ -288,11 +310,11 @@ class SoftContrastiveLoss(nn.Module):
         loss = contrastive + self.beta * kl
         parts = {"contrastive": contrastive.detach(), "kl": kl.detach()}
         if self.polymorph_spread > 0:
-            spread = polymorph_nll(mean, variance, structure_vectors, owner)
+            spread = polymorph_nll(all_mean, all_variance, structure_vectors, owner, real_structures)
             loss = loss + self.polymorph_spread * spread
             parts["spread"] = spread.detach()
         if self.variance_matching > 0:
-            matching = variance_matching_loss(variance, structure_vectors, owner)
+            matching = variance_matching_loss(all_variance, structure_vectors, owner, real_formulas, real_structures)
             loss = loss + self.variance_matching * matching
             parts["variance_matching"] = matching.detach()
         if self.decorrelation > 0:

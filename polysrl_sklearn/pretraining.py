@@ -68,8 +68,9 @@ class TrainingSettings:
     cuda_graphs : bool
         On CUDA, replay each epoch's full batches from one captured CUDA graph
         (:mod:`polysrl_sklearn.graphed_steps`): padded fixed-size batches, one
-        launch per step. The paper's loss only; a seeded run repeats itself but
-        differs from an eager run with the same seed.
+        launch per step. The soft contrastive objectives (``polysrl``,
+        ``polysrl_nosample``) with any lever, one process; a seeded run repeats
+        itself but differs from an eager run with the same seed.
     """
 
     epochs: int = DEFAULTS.epochs
@@ -323,7 +324,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                          f"({network.config.structure_target_dim}) must be the width of structure_vectors "
                          f"({structure_vectors.shape[1]})")
     if settings.cuda_graphs:
-        check_graphable(network, device, context is not None, settings.train_only)
+        check_graphable(network, device, context is not None)
     torch.manual_seed(settings.seed)
     sampler = PolymorphBatchSampler(corpus.formula_of_structure, settings.batch_size,
                                     settings.max_polymorphs, settings.seed)

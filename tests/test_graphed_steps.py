@@ -32,10 +32,20 @@ def _network(encoder: str, **config) -> PolySRLNetwork:
     return network.train()
 
 
-@pytest.mark.parametrize("encoder,cached", [("graph_network", False), ("species_graph_network", False),
-                                            ("graph_network_frozen", True)])
-def test_padded_step_equals_eager_step(corpus, encoder, cached):
-    eager = _network(encoder)
+LEVERS = [{}, {"decorrelation": 1.0}, {"polymorph_spread": 1.0, "beta": 1e-4}, {"variance_matching": 1.0},
+          {"multitask_weight": 0.5}]
+
+
+@pytest.mark.parametrize("encoder,cached,levers", [("graph_network", False, {}), ("species_graph_network", False, {}),
+                                                   ("graph_network_frozen", True, {})]
+                         + [("graph_network", False, levers) for levers in LEVERS[1:]])
+def test_padded_step_equals_eager_step(corpus, encoder, cached, levers):
+    if "multitask_weight" in levers:
+        from polysrl_sklearn.corpus import with_formula_targets
+
+        formulas = sorted(corpus.formulas)
+        corpus = with_formula_targets(corpus, formulas[::2], [float(i) for i in range(len(formulas[::2]))])
+    eager = _network(encoder, **levers)
     padded_network = copy.deepcopy(eager)
     settings = TrainingSettings(batch_size=4, grad_clip=2.0)
     steps = list(PolymorphBatchSampler(corpus.formula_of_structure, 4, 4, seed=3))
@@ -100,17 +110,13 @@ def test_padding_fills_the_buffers_beyond_the_real_batch(corpus):
 
 def test_check_graphable_names_every_problem():
     network = _network("graph_network")
-    check_graphable(network, torch.device("cuda"), distributed=False, train_only="all")  # no error
+    check_graphable(network, torch.device("cuda"), distributed=False)  # no error
     with pytest.raises(ValueError, match="needs a CUDA device"):
-        check_graphable(network, torch.device("cpu"), distributed=False, train_only="all")
+        check_graphable(network, torch.device("cpu"), distributed=False)
     with pytest.raises(ValueError, match="data-parallel"):
-        check_graphable(network, torch.device("cuda"), distributed=True, train_only="all")
-    with pytest.raises(ValueError, match="decorrelation=1.0 reads batch statistics"):
-        check_graphable(_network("graph_network", decorrelation=1.0), torch.device("cuda"), False, "all")
+        check_graphable(network, torch.device("cuda"), distributed=True)
     with pytest.raises(ValueError, match="objective='infomax'"):
-        check_graphable(_network("graph_network", objective="infomax"), torch.device("cuda"), False, "all")
-    with pytest.raises(ValueError, match="train_only='variance_head'"):
-        check_graphable(network, torch.device("cuda"), False, "variance_head")
+        check_graphable(_network("graph_network", objective="infomax"), torch.device("cuda"), False)
 
 
 def test_pretrain_refuses_cuda_graphs_on_the_cpu(corpus):
@@ -119,15 +125,6 @@ def test_pretrain_refuses_cuda_graphs_on_the_cpu(corpus):
     with pytest.raises(ValueError, match="cuda_graphs=True cannot be used: it needs a CUDA device"):
         pretrain(_network("graph_network"), corpus, TrainingSettings(epochs=1, batch_size=4, cuda_graphs=True),
                  "cpu", verbose=False)
-
-
-def test_real_formulas_refuses_batch_statistic_levers():
-    from polysrl_sklearn.objectives import SoftContrastiveLoss
-
-    loss = SoftContrastiveLoss(n_samples=0, decorrelation=1.0)
-    mean, variance = torch.randn(3, 4), torch.rand(3, 4) + 0.1
-    with pytest.raises(ValueError, match="batch statistics"):
-        loss(mean, variance, torch.randn(3, 4), torch.tensor([0, 1, 2]), real_formulas=2)
 
 
 def test_featurizer_passes_cuda_graphs_to_pretraining(structures):
