@@ -9,9 +9,10 @@ set +e +o pipefail  # from here on, a failed run or an empty grep must not stop 
 EPOCHS=${EPOCHS:-100}; BUDGET=${BUDGET:-450}; DEVICE=${DEVICE:-cuda}; WIDTH=${WIDTH:-200}
 COMMON="--data $POLYSRL_MP_STRUCTURES --cache-dir .gpu/cache --device $DEVICE --threads 1 --n-jobs 1 --seed 0
   --holdout 0.05 --hidden-dim $WIDTH --epochs $EPOCHS --batch-size 256 --learning-rate 1e-3 --warmup-epochs 2
-  --export-every ${EVERY:-20} ${LIMIT:+--limit $LIMIT}"
+  --export-every ${EVERY:-20} ${LIMIT:+--limit $LIMIT} ${GRAPHS:+--cuda-graphs}"
 source benchmarks/study_candidates.sh
-# CANDIDATES="C1 C2" runs a subset (a lease of 15 minutes does not hold all ten at 40 epochs)
+# CANDIDATES="C1 C2" runs a subset (a lease of 15 minutes does not hold all ten at 40 epochs);
+# GRAPHS=1 trains with --cuda-graphs (graph replay: a cached F = 200 epoch 1.7 s instead of 10-12 s)
 CANDIDATES=${CANDIDATES:-C1 C2 C3 C4 C5 C6 C7 C8 C9 C10}
 for id in "${!RUNS[@]}"; do [[ " $CANDIDATES " == *" $id "* ]] || unset "RUNS[$id]"; done
 for id in "${!RUNS[@]}"; do
