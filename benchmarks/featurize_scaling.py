@@ -200,6 +200,8 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=20_000)
     parser.add_argument("--work-dir", type=Path, default=None, help="where the input files go (default: a temp dir)")
     parser.add_argument("--model", default="default", help="shipped model name or model file (default: %(default)s)")
+    parser.add_argument("--skip-transform", action="store_true",
+                        help="only the `polysrl featurize` runs (in-process transform holds every row in memory)")
     args = parser.parse_args()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     with tempfile.TemporaryDirectory() as temporary:
@@ -210,9 +212,10 @@ def main() -> None:
         print(f"load average before: {os.getloadavg()}", flush=True)
         big = write_input(folder, args.memory_rows) if args.memory_rows else None
         model = args.model
-        plan = [lambda: transform_run(source, args.rows, 1, env, model),
-                lambda: transform_run(source, args.rows, 2, {**env, "OMP_NUM_THREADS": "2"}, model),
-                lambda: featurize_run(source, output, args.rows, env, args.chunk_size, model=model),
+        plan = [] if args.skip_transform else [
+            lambda: transform_run(source, args.rows, 1, env, model),
+            lambda: transform_run(source, args.rows, 2, {**env, "OMP_NUM_THREADS": "2"}, model)]
+        plan += [lambda: featurize_run(source, output, args.rows, env, args.chunk_size, model=model),
                 lambda: featurize_run(source, output, args.rows, env, args.chunk_size, workers=args.workers,
                                       model=model)]
         if big is not None:
@@ -234,20 +237,21 @@ def main() -> None:
     for run in runs:
         print(f"| {run.method} | {run.rows:,} | {run.seconds:.1f} | {run.rate:,.0f} | {run.wall:.1f} | {run.cpu:.0f} | "
               f"{run.peak_mib:,.0f} | {run.memory_by} | {run.free_cores:.2f} | {run.other_load:.2f} |")
-    one, dask = runs[2], runs[3]
+    first = 0 if args.skip_transform else 2
+    one, dask = runs[first], runs[first + 1]
     print(f"\nDask, {args.workers} workers, against `polysrl featurize` in 1 process: {dask.rate / one.rate:.2f}x "
           f"(goal: at least 1.7x at 2 workers)")
     print(f"CPU seconds per million formulas: `polysrl featurize` 1 process {one.cpu / one.rows * 1e6:.0f}, "
           f"Dask {dask.cpu / dask.rows * 1e6:.0f} (all processes, startup included)")
-    ideal = args.workers * runs[0].rate
-    print(f"Dask, {args.workers} workers, against in-process `transform` on 1 thread: {dask.rate / runs[0].rate:.2f}x; "
-          f"overhead against {args.workers} x that rate: {1 - dask.rate / ideal:.0%}")
-    print(f"Dask, {args.workers} workers, against in-process `transform` on 2 torch threads (the same cores): "
-          f"{dask.rate / runs[1].rate:.2f}x")
+    if not args.skip_transform:
+        ideal = args.workers * runs[0].rate
+        print(f"Dask, {args.workers} workers, against in-process `transform` on 1 thread: "
+              f"{dask.rate / runs[0].rate:.2f}x; overhead against {args.workers} x that rate: {1 - dask.rate / ideal:.0%}")
+        print(f"Dask, {args.workers} workers, against in-process `transform` on 2 torch threads (the same cores): "
+              f"{dask.rate / runs[1].rate:.2f}x")
     if args.memory_rows:
         print(f"`polysrl featurize` peak memory: {one.peak_mib:,.0f} MiB at {one.rows:,} rows, "
-              f"{runs[4].peak_mib:,.0f} MiB at {runs[4].rows:,} rows")
-
+              f"{runs[-1].peak_mib:,.0f} MiB at {runs[-1].rows:,} rows")
 
 if __name__ == "__main__":
     main()
