@@ -113,6 +113,14 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     if recipe.train_only != "all" and not args.init_from:
         raise SystemExit(f"polysrl pretrain: training only the {recipe.train_only.replace('_', ' ')} needs "
                          "--init-from, the full checkpoint of the pretrained network it continues")
+    if args.cuda_graphs:  # before the corpus is loaded, which takes minutes
+        from .graphed_steps import graphable_problems
+        from .pretraining import resolve_device
+
+        device = resolve_device(args.device) if context is None else context.training_device(args.device)
+        problems = graphable_problems(args.objective, device, context is not None)
+        if problems:
+            raise SystemExit("polysrl pretrain --cuda-graphs: " + "; ".join(problems))
     torch.set_num_threads(args.threads) if args.threads else None
     started = time.time()
     objective = get_objective(args.objective)

@@ -58,16 +58,21 @@ GRAPHABLE_OBJECTIVES: tuple[str, ...] = ("polysrl", "polysrl_nosample")
 PADDING_NODES, PADDING_ATOMS, PADDING_STRUCTURES = 64, 1024, 64
 
 
-def check_graphable(network: PolySRLNetwork, device: torch.device, distributed: bool) -> None:
-    """Raise ``ValueError`` unless ``network`` can be trained with CUDA-graph steps on ``device``."""
-    config = network.config
+def graphable_problems(objective: str, device: torch.device, distributed: bool) -> list[str]:
+    """Why CUDA-graph steps cannot train ``objective`` on ``device`` (an empty list: they can)."""
     problems = []
     if device.type != "cuda":
         problems.append(f"it needs a CUDA device (got {device.type!r})")
     if distributed:
         problems.append("it does not run data-parallel (torchrun)")
-    if config.objective not in GRAPHABLE_OBJECTIVES:
-        problems.append(f"objective={config.objective!r} is not one of {GRAPHABLE_OBJECTIVES}")
+    if objective not in GRAPHABLE_OBJECTIVES:
+        problems.append(f"objective={objective!r} is not one of {GRAPHABLE_OBJECTIVES}")
+    return problems
+
+
+def check_graphable(network: PolySRLNetwork, device: torch.device, distributed: bool) -> None:
+    """Raise ``ValueError`` unless ``network`` can be trained with CUDA-graph steps on ``device``."""
+    problems = graphable_problems(network.config.objective, device, distributed)
     if problems:
         raise ValueError("cuda_graphs=True cannot be used: " + "; ".join(problems))
 

@@ -136,3 +136,15 @@ def test_featurizer_passes_cuda_graphs_to_pretraining(structures):
         featurizer.fit(X, structures=structures)
     with pytest.raises(Exception, match="cuda_graphs"):
         PolySRLFeaturizer(cuda_graphs="yes").fit(X)
+
+
+def test_cli_refuses_cuda_graphs_before_loading_the_corpus(tmp_path):
+    from polysrl_sklearn.cli import main
+
+    missing = tmp_path / "no_such_file.jsonl.gz"  # never read: the refusal comes first
+    with pytest.raises(SystemExit, match="polysrl pretrain --cuda-graphs: it needs a CUDA device"):
+        main(["pretrain", "--data", str(missing), "--device", "cpu", "--cuda-graphs",
+              "--checkpoint", str(tmp_path / "c.ckpt")])
+    with pytest.raises(SystemExit, match="objective='infomax' is not one of"):
+        main(["pretrain", "--data", str(missing), "--device", "cpu", "--cuda-graphs", "--objective", "infomax",
+              "--checkpoint", str(tmp_path / "c.ckpt")])
