@@ -1,0 +1,88 @@
+"""How learnable is the variance-matching target? Why the uncertainty's polymorph AUROC stops near 0.65.
+
+The variance stage (``--variance-matching W``, recipe ``chgnet_mt_variance``) pulls each
+formula's mean log-variance towards ``log(spread + level)``: the spread of its polymorphs'
+vectors in the structure space plus 1 % of the batch's structure variance
+(:func:`polysrl_sklearn.objectives.spread_log_variance_target`). For the formulas held out of
+pretraining this script computes that target from *all* their MP polymorphs (the structure
+side of a full checkpoint: CHGNet vectors, standardised, through its trained projection; the
+level from the whole corpus's variance) and prints:
+
+* the AUROC of the target itself for ">= 2 polymorphs" against one (what a head that predicted
+  the target exactly would reach);
+* how many polymorphic formulas have a spread below the level, i.e. polymorphs that the
+  structure space barely tells apart (their target is within log 2 of a single structure's);
+* the AUROC of the model's uncertainty column, also with only the polymorphic formulas whose
+  spread is above the level as positives, and its Spearman correlation with the target on the
+  same formulas (how much of the target the head predicts from a composition).
+
+Needs a full checkpoint of a ``chgnet`` structure side (``polysrl pretrain --checkpoint``; the
+shipped files keep only the stoichiometry encoder), its exported model, and the CHGNet vectors
+of the corpus in ``--cache-dir``.
+
+Usage::
+
+    python benchmarks/variance_target_diagnostics.py --checkpoint runs/C22.ckpt --model default \\
+        [--data $POLYSRL_MP_STRUCTURES] [--cache-dir CACHE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections import defaultdict
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+
+from polysrl_sklearn.chgnet_vectors import corpus_chgnet_vectors
+from polysrl_sklearn.corpus import corpus_from_mp_jsonl
+from polysrl_sklearn.featurizer import PolySRLFeaturizer
+from polysrl_sklearn.network import load_checkpoint
+from polysrl_sklearn.objectives import SPREAD_LEVEL
+from polysrl_sklearn.pretraining import standardise_columns
+from polysrl_sklearn.validation import uncertainty_auroc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="full checkpoint of a chgnet structure side")
+    parser.add_argument("--model", default="default", help="the exported model of that run (name or file)")
+    parser.add_argument("--data", default=os.environ.get("POLYSRL_MP_STRUCTURES"), help="MP JSON-lines structures")
+    parser.add_argument("--cache-dir", default=None, help="crystal-graph and CHGNet-vector cache")
+    args = parser.parse_args()
+
+    corpus = corpus_from_mp_jsonl(args.data, cache_dir=args.cache_dir, verbose=False)
+    vectors = corpus_chgnet_vectors(args.data, corpus, args.cache_dir, None, verbose=False)
+    network, payload = load_checkpoint(args.checkpoint)
+    with torch.no_grad():
+        space = network.structure_projection(torch.from_numpy(standardise_columns(vectors)).float()).numpy()
+    level = SPREAD_LEVEL * space.var(axis=0).mean()
+    members: dict[str, list[int]] = defaultdict(list)
+    for structure, formula in enumerate(corpus.formula_of_structure):
+        members[corpus.formulas[formula]].append(structure)
+    held_out = [f for f in payload["held_out_formulas"] if f in members]
+    spread = np.array([((space[members[f]] - space[members[f]].mean(axis=0)) ** 2).mean() for f in held_out])
+    target = np.log(spread + level)
+    polymorphic = np.array([len(members[f]) >= 2 for f in held_out])
+    uncertainty = PolySRLFeaturizer(pretrained=args.model).fit([]).transform(held_out)[:, -1]
+
+    print(f"{len(held_out)} held-out formulas, {polymorphic.mean():.1%} with >= 2 MP structures; "
+          f"checkpoint {args.checkpoint}, model {args.model}\n")
+    print("| measure (held-out formulas) | value |")
+    print("|---|---:|")
+    print(f"| AUROC of the target itself (all polymorphs) | {uncertainty_auroc(target, polymorphic):.3f} |")
+    print(f"| polymorphic formulas whose spread is below the level | {np.mean(spread[polymorphic] < level):.1%} |")
+    print(f"| AUROC of the model's uncertainty | {uncertainty_auroc(uncertainty, polymorphic):.3f} |")
+    distinct = polymorphic & (spread >= level)
+    keep = distinct | ~polymorphic
+    print(f"| the same, polymorphic formulas with spread above the level against single-structure ones | "
+          f"{uncertainty_auroc(uncertainty[keep], distinct[keep]):.3f} |")
+    print(f"| Spearman(uncertainty, target), all | {spearmanr(uncertainty, target).statistic:.3f} |")
+    print(f"| Spearman(uncertainty, target), polymorphic only | "
+          f"{spearmanr(uncertainty[polymorphic], target[polymorphic]).statistic:.3f} |")
+
+
+if __name__ == "__main__":
+    main()
