@@ -254,3 +254,37 @@ def test_a_killed_process_resumes_to_the_same_output(tmp_path):
     assert main(["featurize", str(tmp_path / "in.csv"), str(tmp_path / "whole.parquet"), "--chunk-size", "500",
                  "--device", "cpu", "--no-progress"]) == 0
     assert_same_table(pq.read_table(tmp_path / "killed.parquet"), pq.read_table(tmp_path / "whole.parquet"))
+
+
+def test_part_assembler_keeps_input_order_whatever_order_parts_finish_in(tmp_path):
+    from polysrl_sklearn.table_io import PartAssembler
+
+    parts = [tmp_path / f"part-{i}.parquet" for i in range(3)]
+    for i, part in enumerate(parts):
+        pq.write_table(pa.table({"formula": [f"Fe{i}O", f"Ni{i}O"], "x": [float(i), float(i) + 0.5]}), part)
+    schema = pa.schema([("formula", pa.string())])
+    output = tmp_path / "out.parquet"
+    with PartAssembler(parts, output, schema, ["x"]) as assembler:
+        assembler.ready(2)
+        assert assembler.written == 0  # part 2 waits for parts 0 and 1
+        assembler.ready(0)
+        assert assembler.written == 1
+        with pytest.raises(RuntimeError, match="2 of 3 parts are not in yet"):
+            assembler.finish()
+        assembler.ready(1)
+        assert assembler.written == 3
+        assembler.finish()
+    assert pq.read_table(output).column("x").to_pylist() == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5]
+    assert not list(tmp_path.glob("out.parquet.tmp-*"))
+
+
+def test_part_assembler_removes_its_temporary_file_when_left_unfinished(tmp_path):
+    from polysrl_sklearn.table_io import PartAssembler
+
+    part = tmp_path / "part-0.parquet"
+    pq.write_table(pa.table({"formula": ["NaCl"], "x": [1.0]}), part)
+    output = tmp_path / "out.parquet"
+    with PartAssembler([part, tmp_path / "part-1.parquet"], output, pa.schema([("formula", pa.string())]),
+                       ["x"]) as assembler:
+        assembler.ready(0)
+    assert not output.exists() and not list(tmp_path.glob("out.parquet.tmp-*"))
