@@ -159,7 +159,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Arithmetic of pretraining on CUDA (ignored on the CPU).
     cuda_graphs : bool, default=False
         Pretraining on CUDA: replay each step from one captured CUDA graph
-        (:mod:`polysrl_sklearn.graphed_steps`; about 2x faster joint and 6-8x
+        (:mod:`polysrl_sklearn.graphed_steps`; in fp32 1.4-2.2x faster joint and 6-8x
         faster cached epochs). Objectives ``"polysrl"`` and ``"polysrl_nosample"``
         with any lever; ``fit`` refuses it for the other objectives and on the CPU.
     device : str, default="auto"
