@@ -29,6 +29,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from collections import defaultdict
 
@@ -51,6 +52,8 @@ def main() -> None:
     parser.add_argument("--model", default="default", help="the exported model of that run (name or file)")
     parser.add_argument("--data", default=os.environ.get("POLYSRL_MP_STRUCTURES"), help="MP JSON-lines structures")
     parser.add_argument("--cache-dir", default=None, help="crystal-graph and CHGNet-vector cache")
+    parser.add_argument("--match-sample", type=int, default=0,
+                        help="formulas per group checked with StructureMatcher (0: skip)")
     args = parser.parse_args()
 
     corpus = corpus_from_mp_jsonl(args.data, cache_dir=args.cache_dir, verbose=False)
@@ -82,6 +85,42 @@ def main() -> None:
     print(f"| Spearman(uncertainty, target), all | {spearmanr(uncertainty, target).statistic:.3f} |")
     print(f"| Spearman(uncertainty, target), polymorphic only | "
           f"{spearmanr(uncertainty[polymorphic], target[polymorphic]).statistic:.3f} |")
+    if args.match_sample:
+        below = [f for f, p, s in zip(held_out, polymorphic, spread) if p and s < level]
+        above = [f for f, p, s in zip(held_out, polymorphic, spread) if p and s >= level]
+        wanted = {f for group in (below, above) for f in _sample(group, args.match_sample)}
+        structures = _structures(args.data, {corpus.names[i] for f in wanted for i in members[f]})
+        print("\n| polymorphic held-out formulas | checked | all polymorphs one structure (StructureMatcher) |")
+        print("|---|---:|---:|")
+        for label, group in (("spread below the level", below), ("spread above the level", above)):
+            picked = _sample(group, args.match_sample)
+            same = [_all_match([structures[corpus.names[i]] for i in members[f]]) for f in picked]
+            print(f"| {label} | {len(picked)} | {np.mean(same):.1%} |")
+
+
+def _sample(group: list[str], n: int) -> list[str]:
+    rng = np.random.default_rng(0)
+    return [group[i] for i in sorted(rng.choice(len(group), min(n, len(group)), replace=False))]
+
+
+def _structures(path: str, names: set[str]) -> dict:
+    """The pymatgen structures of the MP entries ``names``, read from the JSON-lines file."""
+    from polysrl_sklearn.corpus import iter_mp_lines
+    from polysrl_sklearn.crystal_graph import structure_from_record
+
+    found = {}
+    for line in iter_mp_lines(path):
+        record = json.loads(line)
+        if record["material_id"] in names:
+            found[record["material_id"]] = structure_from_record(record)
+    return found
+
+
+def _all_match(structures: list) -> bool:
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    matcher = StructureMatcher()
+    return all(matcher.fit(structures[0], other) for other in structures[1:])
 
 
 if __name__ == "__main__":
