@@ -13,7 +13,7 @@
 * **Output.** :class:`PartAssembler` copies the parts, in order, into one Parquet
   file (one row group per part) as soon as each part and all before it exist,
   so that the copying overlaps the featurization; written under a temporary
-  name and renamed (:func:`assemble` does it for parts that all exist).
+  name and renamed.
   A pandas index stored in a Parquet input (its ``pandas`` schema metadata)
   is kept: the output reads back with the input's index.
 
@@ -275,22 +275,3 @@ class PartAssembler:
         self._writer = None
         os.replace(self.temporary, self.output)
 
-
-def assemble(parts: list[Path], output: str | os.PathLike, input_schema: pa.Schema,
-             feature_columns: list[str]) -> None:
-    """Copy part files, in order, into one Parquet file (written to a temporary name, then renamed).
-
-    Parameters
-    ----------
-    parts : list of path
-        At least one part file; all have the same schema.
-    output : path
-    input_schema : pyarrow.Schema
-        The input file's schema, for its pandas metadata (see :func:`output_pandas_metadata`).
-    feature_columns : list of str
-        Written without dictionary encoding.
-    """
-    with PartAssembler(parts, output, input_schema, feature_columns) as assembler:
-        for index in range(len(parts)):
-            assembler.ready(index)
-        assembler.finish()
