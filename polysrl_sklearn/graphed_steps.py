@@ -45,7 +45,7 @@ import numpy as np
 import torch
 
 from .crystal_graph import CrystalBatch
-from .objectives import multitask_l1
+from .objectives import add_multitask_term
 from .stoichiometry_graph import StoichiometryBatch
 
 if TYPE_CHECKING:
@@ -146,7 +146,7 @@ class PaddedBatch:
         self.edge_weight = torch.zeros(sizes.stoichiometry_edges, **real)
         self.owner = torch.zeros(sizes.structures, **long)
         self.structure_ids = torch.zeros(sizes.structures, **long)
-        self.targets = torch.full((sizes.formulas + 1,), float("nan"), **real)
+        self.targets = torch.full((sizes.formulas,), float("nan"), **real)
         self.with_graphs = with_graphs
         if with_graphs:
             self.crystal_edges = torch.zeros(2, sizes.crystal_edges, **long)
@@ -158,7 +158,7 @@ class PaddedBatch:
         """Copy the batch ``step`` (gathered on the device) into the buffers, padded. No host synchronisation."""
         n, m, sizes = len(step.formulas), len(step.structures), self.sizes
         stoichiometry = data.formulas.gather(step.formulas, step.formulas_on_device)
-        nodes = int(data.formulas.sizes_host[step.formulas].sum())
+        nodes = stoichiometry.element.shape[0]  # shapes are known on the host: no synchronisation
         _fill(self.element, stoichiometry.element, 0)
         _fill(self.fraction, stoichiometry.fraction, 0.0)
         _fill(self.node_batch, stoichiometry.batch, n)
@@ -170,7 +170,7 @@ class PaddedBatch:
             _fill(self.targets, data.formula_targets(step), float("nan"))
         if self.with_graphs:
             crystals = data.graphs.gather(step.structures, step.structures_on_device)
-            atoms = int(data.graphs.num_nodes_host[step.structures].sum())
+            atoms = crystals.batch.shape[0]
             _fill_spread(self.crystal_edges, crystals.edge_index, atoms, sizes.atoms)
             _fill(self.distance, crystals.distance, 1.0)
             _fill_spread(self.atom_batch, crystals.batch, m, sizes.structures)
@@ -234,11 +234,8 @@ class GraphedEpoch:
                 structure_vectors = self.network.structure(padded.crystals())
             loss, parts = self.loss_module(mean.float(), variance.float(), structure_vectors.float(), padded.owner,
                                            real_formulas=n)
-            weight = self.network.config.multitask_weight
-            if weight > 0:
-                auxiliary = multitask_l1(self.network.property_head(mean[:n]).float().squeeze(-1), padded.targets[:n])
-                loss = loss + weight * auxiliary
-                parts["multitask"] = auxiliary.detach()
+            if self.network.config.multitask_weight > 0:
+                loss = add_multitask_term(self.network, loss, parts, mean[:n], padded.targets)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.parameters, self.grad_clip)
         self.optimizer.step()

@@ -160,6 +160,17 @@ def multitask_l1(predicted: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     return errors.sum() / known.sum().clamp(min=1)
 
 
+def add_multitask_term(network: PolySRLNetwork, loss: torch.Tensor, parts: dict, mean: torch.Tensor,
+                       targets: torch.Tensor) -> torch.Tensor:
+    """``loss`` plus ``multitask_weight`` times the property head's :func:`multitask_l1` on ``mean``.
+
+    The unweighted term is recorded in ``parts["multitask"]`` (detached).
+    """
+    auxiliary = multitask_l1(network.property_head(mean).float().squeeze(-1), targets)
+    parts["multitask"] = auxiliary.detach()
+    return loss + network.config.multitask_weight * auxiliary
+
+
 def gaussian_kl(mean: torch.Tensor, variance: torch.Tensor) -> torch.Tensor:
     """KL(N(mean, diag(variance)) || N(0, I)) per row."""
     return 0.5 * (variance + mean.pow(2) - 1.0 - variance.log()).sum(dim=-1)
@@ -329,11 +340,8 @@ class SoftContrastiveLoss(nn.Module):
         mean, variance = data.formula_gaussians(network, step)
         structure_vectors = data.structure_vectors(network, step)
         loss, parts = self(mean.float(), variance.float(), structure_vectors.float(), data.owner(step))
-        weight = network.config.multitask_weight
-        if weight > 0:
-            auxiliary = multitask_l1(network.property_head(mean).float().squeeze(-1), data.formula_targets(step))
-            loss = loss + weight * auxiliary
-            parts["multitask"] = auxiliary.detach()
+        if network.config.multitask_weight > 0:
+            loss = add_multitask_term(network, loss, parts, mean, data.formula_targets(step))
         return loss, parts, variance
 
 
