@@ -31,6 +31,9 @@ declare -A RUNS=(
   [C21]="$C14 --variance-matching 0.1 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 10"
   [C22]="$C14 --variance-matching 1.0 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 40"
   [C23]="$C14 --variance-matching 100 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 10"
+  # amendment 6: the variance stage of C22 with polymorphs counted in its target
+  [C24]="$C14 --variance-matching 1.0 --variance-count 1 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 40"
+  [C25]="$C14 --variance-matching 1.0 --variance-count 10 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 40"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
   # (docs/pretraining.md, "Baseline models")
   [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"

@@ -405,6 +405,9 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                    help="weight of the polymorph-spread likelihood term (paper: 0)")
     p.add_argument("--variance-matching", type=float, default=None,
                    help="weight of the term matching each formula's log-variance to its polymorphs' spread (paper: 0)")
+    p.add_argument("--variance-count", type=float, default=None,
+                   help="with --variance-matching: levels each further polymorph in the batch adds to the target "
+                        "(0: the spread alone)")
     p.add_argument("--decorrelation", type=float, default=None,
                    help="weight of the VICReg-style variance-covariance penalty (paper: 0)")
     p.add_argument("--beta", type=float, default=None, help="KL weight (default: the recipe's)")

@@ -135,6 +135,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Weight of the variance-matching term: each formula's mean log-variance is
         pulled towards the log of its polymorphs' spread in the structure space
         (plus a small level, so single-structure formulas sit above the floor).
+    variance_count : float or None, default=None (new networks: 0.0)
+        With ``variance_matching``: how many levels each further polymorph of a
+        formula in the batch adds to its variance target, so that polymorphs
+        whose structure vectors coincide still count (0: the spread alone).
     decorrelation : float or None, default=None (new networks: 0.0)
         Weight of the VICReg-style variance-covariance penalty on the batch's mean vectors.
     multitask_weight : float or None, default=None (new networks: 0.0)
@@ -220,6 +224,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "positive_weight": [POSITIVE_REAL, None],
         "polymorph_spread": [Interval(Real, 0, None, closed="left"), None],
         "variance_matching": [Interval(Real, 0, None, closed="left"), None],
+        "variance_count": [Interval(Real, 0, None, closed="left"), None],
         "decorrelation": [Interval(Real, 0, None, closed="left"), None],
         "multitask_weight": [Interval(Real, 0, None, closed="left"), None],
         "epochs": [POSITIVE_INT],
@@ -249,7 +254,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  structure_encoder: str | None = None, element_features: str | None = None,
                  element_skip: bool | None = None, positive_weight: float | None = None,
                  polymorph_spread: float | None = None, variance_matching: float | None = None,
-                 decorrelation: float | None = None,
+                 variance_count: float | None = None, decorrelation: float | None = None,
                  multitask_weight: float | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
@@ -277,6 +282,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.positive_weight = positive_weight
         self.polymorph_spread = polymorph_spread
         self.variance_matching = variance_matching
+        self.variance_count = variance_count
         self.decorrelation = decorrelation
         self.multitask_weight = multitask_weight
         self.epochs = epochs

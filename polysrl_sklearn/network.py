@@ -54,6 +54,7 @@ class ModelConfig:
     positive_weight: float = DEFAULTS.positive_weight
     polymorph_spread: float = DEFAULTS.polymorph_spread
     variance_matching: float = DEFAULTS.variance_matching
+    variance_count: float = DEFAULTS.variance_count
     decorrelation: float = DEFAULTS.decorrelation
     #: Weight of the auxiliary L1 head on a per-formula DFT property (multi-task pretraining; 0: off).
     multitask_weight: float = DEFAULTS.multitask_weight
@@ -92,7 +93,7 @@ class PolySRLNetwork(nn.Module):
         n_samples = 0 if objective.loss is SoftContrastiveLoss and not objective.samples else config.n_samples
         self.loss = SoftContrastiveLoss(n_samples, config.beta, config.init_c, config.init_d,
                                         config.positive_weight, config.polymorph_spread, config.decorrelation,
-                                        config.variance_matching)
+                                        config.variance_matching, config.variance_count)
         if objective.pretrains_from == "targets" or config.multitask_weight > 0:
             self.property_head = nn.Linear(config.hidden_dim, 1)
         # cached vectors of another width reach the loss through a trainable linear map; without

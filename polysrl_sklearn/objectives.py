@@ -92,20 +92,24 @@ SPREAD_LEVEL = 1e-2
 
 def spread_log_variance_target(structure_vectors: torch.Tensor, owner: torch.Tensor, n: int,
                                level: float = SPREAD_LEVEL,
-                               structure_mask: torch.Tensor | None = None) -> torch.Tensor:
+                               structure_mask: torch.Tensor | None = None,
+                               count_weight: float = 0.0) -> torch.Tensor:
     """Log of each formula's polymorph spread in the structure space, plus a level (no gradient).
 
     The spread of formula ``a`` is the mean squared distance per dimension of its polymorph
     vectors in the batch from their centroid (0 for one structure). ``level`` times the
     batch's mean per-dimension variance of all structure vectors is added, so the target does
     not depend on the scale of the structure space and single-structure formulas aim at a
-    finite level above the variance floor. With ``structure_mask`` (a padded
+    finite level above the variance floor. With ``count_weight`` w > 0, each polymorph of
+    ``a`` in the batch beyond the first adds w more levels, so that polymorphs whose structure
+    vectors coincide still raise the target. With ``structure_mask`` (a padded
     batch) the batch's variance is taken over the masked structures only.
 
     Returns
     -------
     Tensor (n,)
-        ``log(spread_a + level * scale)``, detached.
+        ``log(spread_a + level * scale * (1 + w * (n_a - 1)))``, detached, where ``n_a`` is
+        the number of ``a``'s structures in the batch.
     """
     vectors = structure_vectors.detach()
     centroid = scatter(vectors, owner, dim=0, dim_size=n, reduce="mean")
@@ -119,12 +123,17 @@ def spread_log_variance_target(structure_vectors: torch.Tensor, owner: torch.Ten
         centre = (vectors * weights).sum(dim=0) / count.clamp(min=1)
         unbiased = ((vectors - centre).pow(2) * weights).sum(dim=0).mean() / (count - 1).clamp(min=1)
         scale = torch.where(count > 1, unbiased, torch.ones_like(unbiased))
-    return torch.log(spread + level * scale)
+    levels = 1.0
+    if count_weight > 0:
+        polymorphs = torch.zeros(n, dtype=vectors.dtype, device=vectors.device).index_add_(
+            0, owner, torch.ones_like(owner, dtype=vectors.dtype))
+        levels = 1.0 + count_weight * (polymorphs - 1.0).clamp(min=0.0)
+    return torch.log(spread + level * scale * levels)
 
 
 def variance_matching_loss(variance: torch.Tensor, structure_vectors: torch.Tensor,
                            owner: torch.Tensor, real_formulas: int | None = None,
-                           structure_mask: torch.Tensor | None = None) -> torch.Tensor:
+                           structure_mask: torch.Tensor | None = None, count_weight: float = 0.0) -> torch.Tensor:
     """Squared gap between each formula's mean log-variance and :func:`spread_log_variance_target`.
 
     The mean over dimensions of the log-variance is the log of the uncertainty column (the
@@ -132,9 +141,10 @@ def variance_matching_loss(variance: torch.Tensor, structure_vectors: torch.Tens
     leaves how it is spread over dimensions to the contrastive loss. Unlike the likelihood of
     :func:`polymorph_nll`, its optimum for a single-structure formula is finite.
     In a padded batch only the first ``real_formulas`` rows and the structures
-    of ``structure_mask`` count.
+    of ``structure_mask`` count. ``count_weight``: see :func:`spread_log_variance_target`.
     """
-    target = spread_log_variance_target(structure_vectors, owner, variance.shape[0], structure_mask=structure_mask)
+    target = spread_log_variance_target(structure_vectors, owner, variance.shape[0], structure_mask=structure_mask,
+                                        count_weight=count_weight)
     gaps = (variance.log().mean(dim=-1) - target).pow(2)
     return gaps.mean() if real_formulas is None else gaps[:real_formulas].mean()
 
@@ -228,6 +238,10 @@ class SoftContrastiveLoss(nn.Module):
         log-variance is pulled towards the log of its polymorphs' spread in
         the batch (plus a level), so the uncertainty column learns how spread
         a formula's structures are (0: off, the paper).
+    variance_count : float
+        With ``variance_matching``: levels that each further polymorph of a
+        formula in the batch adds to its target (0: the spread alone; see
+        :func:`spread_log_variance_target`).
     """
 
     def __init__(self, n_samples: int = DEFAULTS.n_samples, beta: float = DEFAULTS.beta,
@@ -235,7 +249,8 @@ class SoftContrastiveLoss(nn.Module):
                  positive_weight: float = DEFAULTS.positive_weight,
                  polymorph_spread: float = DEFAULTS.polymorph_spread,
                  decorrelation: float = DEFAULTS.decorrelation,
-                 variance_matching: float = DEFAULTS.variance_matching) -> None:
+                 variance_matching: float = DEFAULTS.variance_matching,
+                 variance_count: float = DEFAULTS.variance_count) -> None:
         super().__init__()
         if n_samples < 0:
             raise ValueError(f"n_samples must be >= 0, got {n_samples}")
@@ -245,6 +260,7 @@ class SoftContrastiveLoss(nn.Module):
         self.polymorph_spread = float(polymorph_spread)
         self.decorrelation = float(decorrelation)
         self.variance_matching = float(variance_matching)
+        self.variance_count = float(variance_count)
         self.init_c = float(init_c)
         self.init_d = float(init_d)
         self.log_c = nn.Parameter(torch.empty(()))
@@ -259,7 +275,8 @@ class SoftContrastiveLoss(nn.Module):
 
     def extra_repr(self) -> str:
         extras = "".join(f", {name}={getattr(self, name):g}" for name in
-                         ("positive_weight", "polymorph_spread", "decorrelation", "variance_matching")
+                         ("positive_weight", "polymorph_spread", "decorrelation", "variance_matching",
+                          "variance_count")
                          if getattr(self, name) != (1.0 if name == "positive_weight" else 0.0))
         return (f"n_samples={self.n_samples}, beta={self.beta:g}, c={float(self.log_c.detach().exp()):.4g}, "
                 f"d={float(self.log_d.detach().exp()):.4g}{extras}")
@@ -325,7 +342,8 @@ class SoftContrastiveLoss(nn.Module):
             loss = loss + self.polymorph_spread * spread
             parts["spread"] = spread.detach()
         if self.variance_matching > 0:
-            matching = variance_matching_loss(all_variance, structure_vectors, owner, real_formulas, real_structures)
+            matching = variance_matching_loss(all_variance, structure_vectors, owner, real_formulas, real_structures,
+                                              self.variance_count)
             loss = loss + self.variance_matching * matching
             parts["variance_matching"] = matching.detach()
         if self.decorrelation > 0:

@@ -43,8 +43,8 @@ from .structure_encoders import DEFAULT_STRUCTURE_ENCODER
 ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "hidden_dim", "stoichiometry_layers", "structure_layers", "set2set_steps", "n_samples", "beta",
     "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling", "structure_encoder",
-    "element_features", "element_skip", "positive_weight", "polymorph_spread", "variance_matching", "decorrelation",
-    "multitask_weight")
+    "element_features", "element_skip", "positive_weight", "polymorph_spread", "variance_matching", "variance_count",
+    "decorrelation", "multitask_weight")
 #: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
 TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs",
                                     "warmup_epochs", "refresh_every", "lr_schedule", "train_only")
@@ -109,6 +109,10 @@ class Recipe:
     positive_weight, polymorph_spread, variance_matching, decorrelation : float
         Loss levers of :class:`~polysrl_sklearn.objectives.SoftContrastiveLoss`
         (1, 0, 0, 0: the paper's loss).
+    variance_count : float
+        With variance matching: how many levels each further polymorph of a formula in the
+        batch adds to its target (:func:`~polysrl_sklearn.objectives.spread_log_variance_target`;
+        0: the target is the spread alone).
     multitask_weight : float
         Weight of an auxiliary L1 head on a per-formula DFT property (0: off).
     lr_schedule : {"constant", "cosine"}
@@ -145,6 +149,7 @@ class Recipe:
     positive_weight: float = 1.0
     polymorph_spread: float = 0.0
     variance_matching: float = 0.0
+    variance_count: float = 0.0
     decorrelation: float = 0.0
     multitask_weight: float = 0.0
     lr_schedule: str = "constant"

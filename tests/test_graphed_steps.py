@@ -33,6 +33,7 @@ def _network(encoder: str, **config) -> PolySRLNetwork:
 
 
 LEVERS = [{}, {"decorrelation": 1.0}, {"polymorph_spread": 1.0, "beta": 1e-4}, {"variance_matching": 1.0},
+          {"variance_matching": 1.0, "variance_count": 10.0},
           {"multitask_weight": 0.5}]
 
 

@@ -77,6 +77,30 @@ def test_spread_target_is_the_polymorph_spread_plus_a_scale_free_level():
     assert torch.allclose(spread_log_variance_target(10 * vectors, owner, 3), expected + math.log(100))
 
 
+def test_count_weight_adds_a_level_per_further_polymorph():
+    # formula 0: two polymorphs with one vector (spread 0); formula 1: three, also coinciding; 2: one
+    vectors = torch.tensor([[1.0, 1.0], [1.0, 1.0], [0.0, 2.0], [0.0, 2.0], [0.0, 2.0], [4.0, 0.0]])
+    owner = torch.tensor([0, 0, 1, 1, 1, 2])
+    level = SPREAD_LEVEL * float(vectors.var(dim=0).mean())
+    plain = spread_log_variance_target(vectors, owner, 3)
+    assert torch.allclose(plain, torch.full((3,), math.log(level)))  # the spread alone cannot tell them apart
+    counted = spread_log_variance_target(vectors, owner, 3, count_weight=2.0)
+    assert torch.allclose(counted, torch.log(torch.tensor([3.0, 5.0, 1.0]) * level))
+    # a padded batch: the padding formula's structures neither count nor change the real formulas' targets
+    padded = spread_log_variance_target(torch.cat([vectors, torch.zeros(2, 2)]), torch.cat([owner, torch.tensor([3, 3])]),
+                                        4, structure_mask=torch.arange(8) < 6, count_weight=2.0)
+    assert torch.allclose(padded[:3], counted)
+
+
+def test_variance_count_reaches_the_loss_from_the_featurizer_and_the_cli():
+    featurizer = PolySRLFeaturizer(pretrained=None, hidden_dim=8, variance_matching=1.0, variance_count=3.0,
+                                   random_state=0).fit(["NaCl"])
+    assert featurizer.network_.config.variance_count == 3.0 and featurizer.network_.loss.variance_count == 3.0
+    assert get_recipe("chgnet_mt_variance").variance_count == 0.0  # the shipped default's stage: spread alone
+    with pytest.raises(ValueError, match="variance_count"):
+        PolySRLFeaturizer(pretrained=None, variance_count=-1.0).fit(["NaCl"])
+
+
 def test_variance_matching_pulls_the_uncertainty_to_the_spread_and_not_below():
     vectors = torch.tensor([[1.0, 1.0], [3.0, 1.0], [0.0, 0.0], [0.0, 4.0]])
     owner = torch.tensor([0, 0, 1, 2])
