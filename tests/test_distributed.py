@@ -58,6 +58,18 @@ def test_the_scheduler_option_gives_the_in_process_output(tmp_path):
     assert_same_table(pq.read_table(tmp_path / "dask.parquet"), pq.read_table(tmp_path / "local.parquet"))
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no forkserver on Windows")
+def test_local_cluster_workers_start_with_the_package_imported():
+    from polysrl_sklearn.distributed import connect
+
+    # eval is pickled by name, so the probe itself imports nothing into the worker
+    probe = "(sorted({'torch', 'torch_geometric', 'polysrl_sklearn.featurizer'} - set(__import__('sys').modules)), "\
+            "__import__('torch').get_num_threads())"
+    with connect("local", 1) as client:
+        (found,) = client.run(eval, probe).values()
+    assert found == ([], 1)  # imported by the forkserver before the fork; one torch thread per worker
+
+
 def test_importing_without_dask_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.dataframe", None)  # "import dask.dataframe" now raises ImportError
     monkeypatch.delitem(sys.modules, "polysrl_sklearn.distributed")
