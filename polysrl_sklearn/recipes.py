@@ -203,6 +203,11 @@ RECIPES["chgnet_mt_variance"] = RECIPES["chgnet_mt"].replace(
     "(--init-from its full checkpoint) that trains only the variance head, with variance matching 1.0, so "
     "its mean vectors stay exactly the chgnet_mt network's (the representation study's C22); about 14 min on "
     "one CPU core", variance_matching=1.0, epochs=40, train_only="variance_head")
+RECIPES["chgnet_mt_count"] = RECIPES["chgnet_mt_variance"].replace(
+    name="chgnet_mt_count", description="the default model's: as 'chgnet_mt_variance', but each further "
+    "polymorph of a formula in the batch adds 10 levels to its variance target (--variance-count 10), so "
+    "polymorphs that CHGNet's vectors place together still count (the representation study's C25); about "
+    "14 min on one CPU core", variance_count=10.0)
 
 #: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
 #: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,

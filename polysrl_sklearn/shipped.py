@@ -6,10 +6,11 @@ the objective (:mod:`polysrl_sklearn.objectives`), so comparisons inside a famil
 equal-length:
 
 * recipe ``"chgnet_mt"`` (:mod:`polysrl_sklearn.recipes`): ``polysrl_chgnet_mt`` and the
-  baselines named ``*_chgnet_mt``; and the default, ``polysrl_chgnet_mt_variance``
-  (recipe ``"chgnet_mt_variance"``, the representation study's selected candidate C22):
+  baselines named ``*_chgnet_mt``; and the default, ``polysrl_chgnet_mt_count``
+  (recipe ``"chgnet_mt_count"``, the representation study's selected candidate C25):
   ``polysrl_chgnet_mt`` with only its variance head trained further, so its mean
-  vectors are ``polysrl_chgnet_mt``'s, bit for bit;
+  vectors are ``polysrl_chgnet_mt``'s, bit for bit (so are those of the previous
+  default ``polysrl_chgnet_mt_variance``, C22, recipe ``"chgnet_mt_variance"``);
 * recipe ``"cpu"``: the first default ``polysrl`` (F = 64, 22 epochs) and its
   baselines ``polysrl_nosample``, ``infomax``, ``graphcl``, ``mp_band_gap``.
 
@@ -19,7 +20,7 @@ Examples
 --------
 >>> from polysrl_sklearn.shipped import canonical_model_name
 >>> canonical_model_name("default"), canonical_model_name("supervised"), canonical_model_name(None)
-('polysrl_chgnet_mt_variance', 'mp_band_gap', 'rand_init')
+('polysrl_chgnet_mt_count', 'mp_band_gap', 'rand_init')
 """
 
 from __future__ import annotations
@@ -88,12 +89,16 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
                  "PolySRL with CHGNet structure targets and an MP band-gap head (the representation study's "
                  "C14; the default model until its variance stage was selected)"),
     ShippedModel("polysrl_chgnet_mt_variance", "polysrl_chgnet_mt_variance.pt", "polysrl", "chgnet_mt_variance",
-                 "the default model: polysrl_chgnet_mt with its variance head trained for the spread of each "
-                 "formula's polymorphs (variance matching); the same mean vectors (the study's C22)"),
+                 "polysrl_chgnet_mt with its variance head trained for the spread of each formula's polymorphs "
+                 "(variance matching); the same mean vectors (the study's C22; the default model until C25)"),
+    ShippedModel("polysrl_chgnet_mt_count", "polysrl_chgnet_mt_count.pt", "polysrl", "chgnet_mt_count",
+                 "the default model: polysrl_chgnet_mt with its variance head trained for the spread and the "
+                 "number of each formula's polymorphs (variance matching, --variance-count 10); the same mean "
+                 "vectors (the study's C25)"),
 ]}
 
 #: Canonical name of the default model (``PolySRLFeaturizer()``, alias ``"default"``).
-DEFAULT_MODEL = "polysrl_chgnet_mt_variance"
+DEFAULT_MODEL = "polysrl_chgnet_mt_count"
 
 #: Name of the randomly initialised encoder (``pretrained=None``), the paper's "Rand init.".
 RANDOM_INIT = "rand_init"

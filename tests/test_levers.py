@@ -96,9 +96,13 @@ def test_variance_count_reaches_the_loss_from_the_featurizer_and_the_cli():
     featurizer = PolySRLFeaturizer(pretrained=None, hidden_dim=8, variance_matching=1.0, variance_count=3.0,
                                    random_state=0).fit(["NaCl"])
     assert featurizer.network_.config.variance_count == 3.0 and featurizer.network_.loss.variance_count == 3.0
-    assert get_recipe("chgnet_mt_variance").variance_count == 0.0  # the shipped default's stage: spread alone
+    assert get_recipe("chgnet_mt_variance").variance_count == 0.0  # the previous default's stage: spread alone
+    assert get_recipe("chgnet_mt_count").variance_count == 10.0  # the default's
     with pytest.raises(ValueError, match="variance_count"):
         PolySRLFeaturizer(pretrained=None, variance_count=-1.0).fit(["NaCl"])
+    from polysrl_sklearn.cli import build_parser
+
+    assert build_parser().parse_args(["pretrain", "--variance-count", "2.5"]).variance_count == 2.5
 
 
 def test_variance_matching_pulls_the_uncertainty_to_the_spread_and_not_below():

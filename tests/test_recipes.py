@@ -81,6 +81,9 @@ def test_a_stage_recipe_continues_a_checkpoint_and_is_not_a_new_network(tmp_path
     stage = get_recipe("chgnet_mt_variance")
     assert stage.train_only == "variance_head" and stage.variance_matching > 0
     assert stage.architecture() == {**get_recipe("chgnet_mt").architecture(), "variance_matching": 1.0}
+    counting = get_recipe("chgnet_mt_count")
+    assert counting.architecture() == {**stage.architecture(), "variance_count": 10.0}
+    assert counting.training() == stage.training()
     with pytest.raises(ValueError, match="--init-from"):
         PolySRLFeaturizer.from_recipe("chgnet_mt_variance")
     with pytest.raises(SystemExit, match="--init-from"):
