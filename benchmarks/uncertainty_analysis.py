@@ -106,6 +106,9 @@ def error_vs_uncertainty(featurizer: PolySRLFeaturizer, data_dir: str | None, ax
     for name, value in table.items():
         print(f"| {name} | {value:.3f} |")
     print(f"Spearman rho(uncertainty, |error|) = {rho.statistic:.3f} (p = {rho.pvalue:.2g})")
+    lower = pd.Series(u).rank(method="first").to_numpy() <= len(u) / 2
+    print(f"mean |error|: less uncertain half {error[lower].mean():.3f} eV, more uncertain half "
+          f"{error[~lower].mean():.3f} eV")
     ax.bar(table.index.astype(str), table.to_numpy(), color="tab:red")
     ax.set_xlabel("uncertainty quintile (low -> high)")
     ax.set_ylabel("mean |error| (eV)")
