@@ -194,15 +194,22 @@ def run_benchmark(tasks: Sequence[str], methods: Sequence[str], seeds: Sequence[
     return pd.DataFrame(rows + zt_rows(frames, predictions))
 
 
-def matbench_fold_mae(task: str, method: str, fold: int, data_dir: str | None = None, seed: int = 0,
-                      magpie_cache: dict[str, np.ndarray] | None = None, head: str = "paper") -> float:
-    """MAE on one Matbench test fold (fit on its train + val splits), frozen features + ``head``.
+def matbench_fold_predictions(task: str, method: str, fold: int, data_dir: str | None = None, seed: int = 0,
+                              magpie_cache: dict[str, np.ndarray] | None = None,
+                              head: str = "paper") -> tuple[pd.DataFrame, np.ndarray]:
+    """One Matbench test fold and its predictions (fit on its train + val splits), frozen features + ``head``.
 
     ``magpie_cache`` (composition -> Magpie row) lets the folds of one task share Magpie
     features; Magpie is stateless, so this equals featurizing each fold. Under the ``mlp``
     head, on the two large Materials Project tasks, the head stops early on 10 % of train + val
     (the 72/8/20 protocol's validation share); elsewhere it runs its fixed 300 epochs. The
     ``paper`` head chooses its learning rate on an inner 20 % of train + val.
+
+    Returns
+    -------
+    test : DataFrame
+        The test split (``composition``, ``target``, ...).
+    predictions : ndarray
     """
     check_head(head)
     splits = load_matbench(task, fold, data_dir)
@@ -220,7 +227,14 @@ def matbench_fold_mae(task: str, method: str, fold: int, data_dir: str | None = 
         X_train = np.asarray(train["composition"], dtype=object)
         X_test = np.asarray(test["composition"], dtype=object)
     model.fit(X_train, train["target"].to_numpy())
-    return float(np.abs(model.predict(X_test) - test["target"].to_numpy()).mean())
+    return test, model.predict(X_test)
+
+
+def matbench_fold_mae(task: str, method: str, fold: int, data_dir: str | None = None, seed: int = 0,
+                      magpie_cache: dict[str, np.ndarray] | None = None, head: str = "paper") -> float:
+    """MAE on one Matbench test fold: :func:`matbench_fold_predictions` against the fold's targets."""
+    test, predictions = matbench_fold_predictions(task, method, fold, data_dir, seed, magpie_cache, head)
+    return float(np.abs(predictions - test["target"].to_numpy()).mean())
 
 
 def run_matbench(tasks: Sequence[str], methods: Sequence[str], folds: Sequence[int] = range(5),
