@@ -256,5 +256,6 @@ def main() -> None:
         print(f"`polysrl featurize` peak memory: {one.peak_mib:,.0f} MiB at {one.rows:,} rows, "
               f"{runs[-1].peak_mib:,.0f} MiB at {runs[-1].rows:,} rows")
 
+
 if __name__ == "__main__":
     main()

@@ -63,6 +63,14 @@ def _scatter_logsumexp(values: torch.Tensor, index: torch.Tensor, size: int) -> 
     return summed.log() + peak
 
 
+def _structures_per_formula(owner: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
+    """How many structures of the batch each of its ``n`` formulas owns, as ``dtype``.
+
+    ``index_add``, not ``bincount``: bincount waits for the device to size its output.
+    """
+    return torch.zeros(n, dtype=dtype, device=owner.device).index_add_(0, owner, torch.ones_like(owner, dtype=dtype))
+
+
 def _masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean of ``values`` over the entries where ``mask`` is true (no host synchronisation)."""
     weights = mask.to(values.dtype)
@@ -125,9 +133,7 @@ def spread_log_variance_target(structure_vectors: torch.Tensor, owner: torch.Ten
         scale = torch.where(count > 1, unbiased, torch.ones_like(unbiased))
     levels = 1.0
     if count_weight > 0:
-        polymorphs = torch.zeros(n, dtype=vectors.dtype, device=vectors.device).index_add_(
-            0, owner, torch.ones_like(owner, dtype=vectors.dtype))
-        levels = 1.0 + count_weight * (polymorphs - 1.0).clamp(min=0.0)
+        levels = 1.0 + count_weight * (_structures_per_formula(owner, n, vectors.dtype) - 1.0).clamp(min=0.0)
     return torch.log(spread + level * scale * levels)
 
 
@@ -315,9 +321,7 @@ class SoftContrastiveLoss(nn.Module):
         j = samples.shape[1]
         distances = torch.cdist(samples.reshape(n * j, -1), structure_vectors)  # (n*J, M)
         logits = (self.log_d.exp() - self.log_c.exp() * distances).view(n, j, -1)
-        # index_add, not bincount: bincount waits for the device to size its output
-        counts = torch.zeros(n, dtype=mean.dtype, device=mean.device).index_add_(
-            0, owner, torch.ones_like(owner, dtype=mean.dtype))
+        counts = _structures_per_formula(owner, n, mean.dtype)
         log_norm = torch.log(counts * j).unsqueeze(0)  # (1, n')
         log_match = _scatter_logsumexp(torch.logsumexp(F.logsigmoid(logits), dim=1), owner, n) - log_norm
         log_mismatch = _scatter_logsumexp(torch.logsumexp(F.logsigmoid(-logits), dim=1), owner, n) - log_norm
