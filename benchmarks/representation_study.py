@@ -22,6 +22,7 @@ import pandas as pd
 from polysrl_sklearn.validation import (
     MATBENCH_VALIDATION_TASKS,
     held_out_measures,
+    held_out_mixture_measures,
     held_out_mp_gap_mae,
     matbench_validation_maes,
     select,
@@ -48,6 +49,7 @@ def main() -> None:
         started = time.time()
         row = {"candidate": name, "model": path}
         row.update(held_out_measures(path, args.data_dir))
+        row.update(held_out_mixture_measures(path, args.seed))
         row.update(held_out_mp_gap_mae(path, args.data_dir, args.seed, magpie_cache))
         row.update(matbench_validation_maes(path, args.data_dir, seed=args.seed, magpie_maes=magpie_maes))
         row["score"] = study_score(row)
@@ -58,7 +60,8 @@ def main() -> None:
         if args.csv:
             pd.DataFrame(rows).to_csv(args.csv, index=False)
     table = pd.DataFrame(rows)
-    columns = ["candidate", "width", "auroc", "effective_rank", "median_over_floor", "mp_gap_mae",
+    columns = ["candidate", "width", "auroc", "mixture_auroc", "effective_rank", "median_over_floor",
+               "mp_gap_spearman", "mp_gap_mae",
                *[f"{t}_mae" for t in MATBENCH_VALIDATION_TASKS], "score"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "---|" * len(columns))

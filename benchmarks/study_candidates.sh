@@ -34,6 +34,9 @@ declare -A RUNS=(
   # amendment 6: the variance stage of C22 with polymorphs counted in its target
   [C24]="$C14 --variance-matching 1.0 --variance-count 1 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 40"
   [C25]="$C14 --variance-matching 1.0 --variance-count 10 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 40"
+  # amendment 7: C25's stage plus synthetic doped/alloyed mixtures in the variance target
+  [C26]="$C14 --variance-matching 1.0 --variance-count 10 --variance-mixtures 1.0 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 40"
+  [C27]="$C14 --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 40"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
   # (docs/pretraining.md, "Baseline models")
   [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"

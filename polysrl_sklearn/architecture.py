@@ -19,7 +19,8 @@ from .recipes import DEFAULTS
 ARCHITECTURE_PARAMETERS: tuple[str, ...] = (
     "objective", "hidden_dim", "stoichiometry_layers", "structure_layers", "n_samples", "beta", "init_c",
     "init_d", "cutoff", "max_neighbors", "structure_pooling", "structure_encoder", "element_features",
-    "element_skip", "positive_weight", "polymorph_spread", "variance_matching", "variance_count", "decorrelation",
+    "element_skip", "positive_weight", "polymorph_spread", "variance_matching", "variance_count", "variance_mixtures",
+    "decorrelation",
     "multitask_weight")
 
 #: Values used for parameters left at None when a new network is built: the default recipe's.

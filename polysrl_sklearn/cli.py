@@ -118,7 +118,7 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
         from .pretraining import resolve_device
 
         device = resolve_device(args.device) if context is None else context.training_device(args.device)
-        problems = graphable_problems(args.objective, device, context is not None)
+        problems = graphable_problems(args.objective, device, context is not None, recipe.variance_mixtures)
         if problems:
             raise SystemExit("polysrl pretrain --cuda-graphs: " + "; ".join(problems))
     torch.set_num_threads(args.threads) if args.threads else None
@@ -408,6 +408,9 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--variance-count", type=float, default=None,
                    help="with --variance-matching: levels each further polymorph in the batch adds to the target "
                         "(0: the spread alone)")
+    p.add_argument("--variance-mixtures", type=float, default=None,
+                   help="weight of the variance target of synthetic doped/alloyed mixtures of a batch's formulas "
+                        "(their parents' polymorphs together; 0: off; eager steps only)")
     p.add_argument("--decorrelation", type=float, default=None,
                    help="weight of the VICReg-style variance-covariance penalty (paper: 0)")
     p.add_argument("--beta", type=float, default=None, help="KL weight (default: the recipe's)")

@@ -140,6 +140,12 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         With ``variance_matching``: how many levels each further polymorph of a
         formula in the batch adds to its variance target, so that polymorphs
         whose structure vectors coincide still count (0: the spread alone).
+    variance_mixtures : float or None, default=None (new networks: 0.0)
+        Weight of the mixture term: for each formula of a batch, a synthetic doped or
+        alloyed composition with another batch formula as guest (share 1-50 %,
+        :mod:`polysrl_sklearn.mixtures`) is pulled to the variance target of the two
+        parents' polymorphs together, so that compositions between known compounds
+        are more uncertain than either (0: off). Eager steps only (not ``cuda_graphs``).
     decorrelation : float or None, default=None (new networks: 0.0)
         Weight of the VICReg-style variance-covariance penalty on the batch's mean vectors.
     multitask_weight : float or None, default=None (new networks: 0.0)
@@ -226,6 +232,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "polymorph_spread": [Interval(Real, 0, None, closed="left"), None],
         "variance_matching": [Interval(Real, 0, None, closed="left"), None],
         "variance_count": [Interval(Real, 0, None, closed="left"), None],
+        "variance_mixtures": [Interval(Real, 0, None, closed="left"), None],
         "decorrelation": [Interval(Real, 0, None, closed="left"), None],
         "multitask_weight": [Interval(Real, 0, None, closed="left"), None],
         "epochs": [POSITIVE_INT],
@@ -255,7 +262,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  structure_encoder: str | None = None, element_features: str | None = None,
                  element_skip: bool | None = None, positive_weight: float | None = None,
                  polymorph_spread: float | None = None, variance_matching: float | None = None,
-                 variance_count: float | None = None, decorrelation: float | None = None,
+                 variance_count: float | None = None, variance_mixtures: float | None = None,
+                 decorrelation: float | None = None,
                  multitask_weight: float | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
@@ -284,6 +292,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.polymorph_spread = polymorph_spread
         self.variance_matching = variance_matching
         self.variance_count = variance_count
+        self.variance_mixtures = variance_mixtures
         self.decorrelation = decorrelation
         self.multitask_weight = multitask_weight
         self.epochs = epochs

@@ -31,7 +31,8 @@ also runs eagerly.
 Every lever of the soft contrastive loss works on padded batches: the terms that read
 batch statistics (polymorph spread, variance matching, decorrelation, the multi-task head)
 take them over the real formulas and structures only. Other objectives (InfoMax, GraphCL,
-supervised) and data-parallel training are refused by :func:`check_graphable`.
+supervised), the mixture lever (its batches are built on the host) and data-parallel training
+are refused by :func:`check_graphable`.
 """
 
 from __future__ import annotations
@@ -58,9 +59,12 @@ GRAPHABLE_OBJECTIVES: tuple[str, ...] = ("polysrl", "polysrl_nosample")
 PADDING_NODES, PADDING_ATOMS, PADDING_STRUCTURES = 64, 1024, 64
 
 
-def graphable_problems(objective: str, device: torch.device, distributed: bool) -> list[str]:
+def graphable_problems(objective: str, device: torch.device, distributed: bool,
+                       variance_mixtures: float = 0.0) -> list[str]:
     """Why CUDA-graph steps cannot train ``objective`` on ``device`` (an empty list: they can)."""
     problems = []
+    if variance_mixtures:
+        problems.append("variance_mixtures builds each batch's mixture graphs on the host (eager steps only)")
     if device.type != "cuda":
         problems.append(f"it needs a CUDA device (got {device.type!r})")
     if distributed:
@@ -72,7 +76,7 @@ def graphable_problems(objective: str, device: torch.device, distributed: bool) 
 
 def check_graphable(network: PolySRLNetwork, device: torch.device, distributed: bool) -> None:
     """Raise ``ValueError`` unless ``network`` can be trained with CUDA-graph steps on ``device``."""
-    problems = graphable_problems(network.config.objective, device, distributed)
+    problems = graphable_problems(network.config.objective, device, distributed, network.config.variance_mixtures)
     if problems:
         raise ValueError("cuda_graphs=True cannot be used: " + "; ".join(problems))
 

@@ -55,6 +55,8 @@ class ModelConfig:
     polymorph_spread: float = DEFAULTS.polymorph_spread
     variance_matching: float = DEFAULTS.variance_matching
     variance_count: float = DEFAULTS.variance_count
+    #: Weight of the variance target of synthetic mixtures of a batch's formulas (0: off).
+    variance_mixtures: float = DEFAULTS.variance_mixtures
     decorrelation: float = DEFAULTS.decorrelation
     #: Weight of the auxiliary L1 head on a per-formula DFT property (multi-task pretraining; 0: off).
     multitask_weight: float = DEFAULTS.multitask_weight
@@ -93,7 +95,8 @@ class PolySRLNetwork(nn.Module):
         n_samples = 0 if objective.loss is SoftContrastiveLoss and not objective.samples else config.n_samples
         self.loss = SoftContrastiveLoss(n_samples, config.beta, config.init_c, config.init_d,
                                         config.positive_weight, config.polymorph_spread, config.decorrelation,
-                                        config.variance_matching, config.variance_count)
+                                        config.variance_matching, config.variance_count,
+                                        config.variance_mixtures)
         if objective.pretrains_from == "targets" or config.multitask_weight > 0:
             self.property_head = nn.Linear(config.hidden_dim, 1)
         # cached vectors of another width reach the loss through a trainable linear map; without

@@ -46,6 +46,7 @@ from torch.nn import functional as F
 from torch_geometric.utils import scatter
 
 from .composition import ParsedComposition
+from .mixtures import batch_mixtures
 from .recipes import DEFAULTS
 from .stoichiometry_graph import build_stoichiometry_batch
 
@@ -155,6 +156,25 @@ def variance_matching_loss(variance: torch.Tensor, structure_vectors: torch.Tens
     return gaps.mean() if real_formulas is None else gaps[:real_formulas].mean()
 
 
+def mixture_matching_loss(mixture_variance: torch.Tensor, structure_vectors: torch.Tensor, owner: torch.Tensor,
+                          partner: torch.Tensor, count_weight: float = 0.0) -> torch.Tensor:
+    """Squared gap between each mixture's mean log-variance and the variance target of its parents' polymorphs.
+
+    Mixture ``i`` has host formula ``i`` of the batch and guest ``partner[i]`` (a permutation
+    of the batch's formulas, :func:`polysrl_sklearn.mixtures.batch_mixtures`). Its target is
+    :func:`spread_log_variance_target` of the host's and the guest's structures together: a
+    composition between two compounds may take either's structures, so it aims at their joint
+    spread, above either parent's (and, with ``count_weight``, at their joint count).
+    """
+    n = mixture_variance.shape[0]
+    guest_of = torch.empty_like(partner)
+    guest_of[partner] = torch.arange(n, device=partner.device)  # the mixture in which formula f is the guest
+    vectors = torch.cat([structure_vectors, structure_vectors])
+    owners = torch.cat([owner, guest_of[owner]])
+    target = spread_log_variance_target(vectors, owners, n, count_weight=count_weight)
+    return (mixture_variance.log().mean(dim=-1) - target).pow(2).mean()
+
+
 def variance_covariance_penalty(vectors: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
     """VICReg's anti-collapse terms on a batch of vectors (Bardes et al., 2022).
 
@@ -248,6 +268,13 @@ class SoftContrastiveLoss(nn.Module):
         With ``variance_matching``: levels that each further polymorph of a
         formula in the batch adds to its target (0: the spread alone; see
         :func:`spread_log_variance_target`).
+    variance_mixtures : float
+        Weight of :func:`mixture_matching_loss`: for each formula of the batch, a
+        synthetic mixture with another batch formula as guest
+        (:func:`polysrl_sklearn.mixtures.batch_mixtures`) is pulled to the variance
+        target of the two parents' polymorphs together (0: off). It needs the
+        batch's compositions, so it is added by :meth:`batch_loss` (eager steps),
+        not by :meth:`forward`.
     """
 
     def __init__(self, n_samples: int = DEFAULTS.n_samples, beta: float = DEFAULTS.beta,
@@ -256,7 +283,8 @@ class SoftContrastiveLoss(nn.Module):
                  polymorph_spread: float = DEFAULTS.polymorph_spread,
                  decorrelation: float = DEFAULTS.decorrelation,
                  variance_matching: float = DEFAULTS.variance_matching,
-                 variance_count: float = DEFAULTS.variance_count) -> None:
+                 variance_count: float = DEFAULTS.variance_count,
+                 variance_mixtures: float = DEFAULTS.variance_mixtures) -> None:
         super().__init__()
         if n_samples < 0:
             raise ValueError(f"n_samples must be >= 0, got {n_samples}")
@@ -267,6 +295,7 @@ class SoftContrastiveLoss(nn.Module):
         self.decorrelation = float(decorrelation)
         self.variance_matching = float(variance_matching)
         self.variance_count = float(variance_count)
+        self.variance_mixtures = float(variance_mixtures)
         self.init_c = float(init_c)
         self.init_d = float(init_d)
         self.log_c = nn.Parameter(torch.empty(()))
@@ -282,7 +311,7 @@ class SoftContrastiveLoss(nn.Module):
     def extra_repr(self) -> str:
         extras = "".join(f", {name}={getattr(self, name):g}" for name in
                          ("positive_weight", "polymorph_spread", "decorrelation", "variance_matching",
-                          "variance_count")
+                          "variance_count", "variance_mixtures")
                          if getattr(self, name) != (1.0 if name == "positive_weight" else 0.0))
         return (f"n_samples={self.n_samples}, beta={self.beta:g}, c={float(self.log_c.detach().exp()):.4g}, "
                 f"d={float(self.log_d.detach().exp()):.4g}{extras}")
@@ -362,6 +391,13 @@ class SoftContrastiveLoss(nn.Module):
         mean, variance = data.formula_gaussians(network, step)
         structure_vectors = data.structure_vectors(network, step)
         loss, parts = self(mean.float(), variance.float(), structure_vectors.float(), data.owner(step))
+        if self.variance_mixtures > 0 and len(step.formulas) >= 2:
+            mixtures, partner = batch_mixtures([data.parsed[f] for f in step.formulas], rng)
+            _, mixture_variance = data.encode_compositions(network, mixtures, step)
+            mixing = mixture_matching_loss(mixture_variance.float(), structure_vectors.float(), data.owner(step),
+                                           torch.as_tensor(partner, device=mean.device), self.variance_count)
+            loss = loss + self.variance_mixtures * mixing
+            parts["variance_mixtures"] = mixing.detach()
         if network.config.multitask_weight > 0:
             loss = add_multitask_term(network, loss, parts, mean, data.formula_targets(step))
         return loss, parts, variance

@@ -7,8 +7,12 @@ wet-lab tasks (the test). The measures, all computed from one model file:
   :func:`uncertainty_auroc` (formulas with >= 2 polymorphs against single-structure
   ones), :func:`effective_rank` of the centred mean vectors, and where the median
   uncertainty lies between the variance floor and ceiling;
+* :func:`held_out_mixture_measures` -- synthetic doped/alloyed mixtures of pairs of held-out
+  formulas (:mod:`polysrl_sklearn.mixtures`): AUROC of the uncertainty for a mixture against
+  the held-out formulas themselves, and the share of mixtures more uncertain than both parents;
 * :func:`held_out_mp_gap_mae` -- the MP DFT band gap of the held-out formulas that
-  have one (frozen features + the paper's head, 5-fold CV), against Magpie on the same folds;
+  have one (frozen features + the paper's head, 5-fold CV), against Magpie on the same folds,
+  and Spearman's rho between the uncertainty and the absolute out-of-fold error;
 * :func:`matbench_validation_maes` -- the small Matbench DFT tasks on CrabNet's folds
   (:data:`MATBENCH_VALIDATION_TASKS`), frozen features + the paper's head, against Magpie.
 
@@ -24,6 +28,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 from sklearn.metrics import roc_auc_score
 
 #: The Matbench DFT tasks used for selection (small; CrabNet's folds).
@@ -74,19 +79,50 @@ def held_out_measures(model: str | os.PathLike, data_dir: str | os.PathLike | No
             "median_over_ceiling": median / VARIANCE_CEILING}
 
 
+def held_out_mixture_measures(model: str | os.PathLike, seed: int = 0) -> dict[str, float]:
+    """Synthetic mixtures of the held-out MP formulas: is a mixture more uncertain than a compound?
+
+    Each held-out formula is the host of one mixture, with another held-out formula as guest
+    (:func:`polysrl_sklearn.mixtures.draw_partners`, guest share log-uniform in 1-50 %,
+    seeded by ``seed``). Returns the AUROC of the uncertainty for the mixtures against the
+    held-out formulas, and the share of mixtures more uncertain than both of their parents.
+    """
+    from .composition import parse_composition
+    from .featurizer import PolySRLFeaturizer
+    from .mixtures import composition_formula, draw_partners, draw_shares, mix
+
+    formulas = held_out_formulas(model)
+    rng = np.random.default_rng(seed)
+    partner, shares = draw_partners(len(formulas), rng), draw_shares(len(formulas), rng)
+    parsed = [parse_composition(f) for f in formulas]
+    mixtures = [composition_formula(mix(parsed[i], parsed[j], s)) for i, (j, s) in enumerate(zip(partner, shares))]
+    featurizer = PolySRLFeaturizer(pretrained=str(model)).fit([])
+    compounds, mixed = featurizer.transform(formulas)[:, -1], featurizer.transform(mixtures)[:, -1]
+    labels = np.r_[np.zeros(len(compounds), bool), np.ones(len(mixed), bool)]
+    return {"mixture_auroc": uncertainty_auroc(np.r_[compounds, mixed], labels),
+            "mixture_above_parents": float(np.mean(mixed > np.maximum(compounds, compounds[partner])))}
+
+
 def held_out_mp_gap_mae(model: str | os.PathLike, data_dir: str | os.PathLike | None = None, seed: int = 0,
                         magpie_cache: dict[str, np.ndarray] | None = None) -> dict[str, float]:
-    """MP DFT band gap of the held-out formulas: frozen features + the paper's head, 5-fold CV MAE, and Magpie's."""
+    """MP DFT band gap of the held-out formulas: frozen features + the paper's head, 5-fold CV MAE, and Magpie's.
+
+    Also Spearman's rho between the model's uncertainty column and the absolute out-of-fold
+    error (``mp_gap_spearman``; the validation counterpart of the wet-lab band-gap check).
+    """
     from .benchmark import MAGPIE, representation_maes
     from .datasets import load_mp_dft_band_gap
+    from .featurizer import PolySRLFeaturizer
 
     gaps = load_mp_dft_band_gap(data_dir).set_index("composition")["target"]
     formulas = [f for f in held_out_formulas(model) if f in gaps.index]
     y = gaps.loc[formulas].to_numpy()
-    model_maes, _ = representation_maes(str(model), formulas, y, [seed], head="paper")
+    model_maes, predictions = representation_maes(str(model), formulas, y, [seed], head="paper")
     magpie_maes, _ = representation_maes(MAGPIE, formulas, y, [seed], magpie_cache, head="paper")
+    uncertainty = PolySRLFeaturizer(pretrained=str(model)).fit([]).transform(formulas)[:, -1]
+    rho = spearmanr(uncertainty, np.abs(predictions[seed] - y)).statistic
     return {"mp_gap_rows": len(formulas), "mp_gap_mae": float(np.mean(model_maes)),
-            "mp_gap_magpie_mae": float(np.mean(magpie_maes))}
+            "mp_gap_magpie_mae": float(np.mean(magpie_maes)), "mp_gap_spearman": float(rho)}
 
 
 def matbench_validation_maes(model: str | os.PathLike, data_dir: str | os.PathLike | None = None,
