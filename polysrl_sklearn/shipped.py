@@ -6,11 +6,12 @@ the objective (:mod:`polysrl_sklearn.objectives`), so comparisons inside a famil
 equal-length:
 
 * recipe ``"chgnet_mt"`` (:mod:`polysrl_sklearn.recipes`): ``polysrl_chgnet_mt`` and the
-  baselines named ``*_chgnet_mt``; and the default, ``polysrl_chgnet_mt_count``
-  (recipe ``"chgnet_mt_count"``, the representation study's selected candidate C25):
+  baselines named ``*_chgnet_mt``; and the default, ``polysrl_chgnet_mt_mixtures``
+  (recipe ``"chgnet_mt_mixtures"``, the representation study's selected candidate C27):
   ``polysrl_chgnet_mt`` with only its variance head trained further, so its mean
   vectors are ``polysrl_chgnet_mt``'s, bit for bit (so are those of the previous
-  default ``polysrl_chgnet_mt_variance``, C22, recipe ``"chgnet_mt_variance"``);
+  defaults ``polysrl_chgnet_mt_count``, C25, recipe ``"chgnet_mt_count"``, and
+  ``polysrl_chgnet_mt_variance``, C22, recipe ``"chgnet_mt_variance"``);
 * recipe ``"cpu"``: the first default ``polysrl`` (F = 64, 22 epochs) and its
   baselines ``polysrl_nosample``, ``infomax``, ``graphcl``, ``mp_band_gap``.
 
@@ -20,7 +21,7 @@ Examples
 --------
 >>> from polysrl_sklearn.shipped import canonical_model_name
 >>> canonical_model_name("default"), canonical_model_name("supervised"), canonical_model_name(None)
-('polysrl_chgnet_mt_count', 'mp_band_gap', 'rand_init')
+('polysrl_chgnet_mt_mixtures', 'mp_band_gap', 'rand_init')
 """
 
 from __future__ import annotations
@@ -92,13 +93,17 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
                  "polysrl_chgnet_mt with its variance head trained for the spread of each formula's polymorphs "
                  "(variance matching); the same mean vectors (the study's C22; the default model until C25)"),
     ShippedModel("polysrl_chgnet_mt_count", "polysrl_chgnet_mt_count.pt", "polysrl", "chgnet_mt_count",
-                 "the default model: polysrl_chgnet_mt with its variance head trained for the spread and the "
-                 "number of each formula's polymorphs (variance matching, --variance-count 10); the same mean "
-                 "vectors (the study's C25)"),
+                 "polysrl_chgnet_mt with its variance head trained for the spread and the number of each "
+                 "formula's polymorphs (variance matching, --variance-count 10); the same mean vectors (the "
+                 "study's C25; the default model until C27)"),
+    ShippedModel("polysrl_chgnet_mt_mixtures", "polysrl_chgnet_mt_mixtures.pt", "polysrl", "chgnet_mt_mixtures",
+                 "the default model: as polysrl_chgnet_mt_count, with synthetic doped/alloyed mixtures of the "
+                 "batch's formulas in the variance target (--variance-mixtures 0.3); the same mean vectors (the "
+                 "study's C27)"),
 ]}
 
 #: Canonical name of the default model (``PolySRLFeaturizer()``, alias ``"default"``).
-DEFAULT_MODEL = "polysrl_chgnet_mt_count"
+DEFAULT_MODEL = "polysrl_chgnet_mt_mixtures"
 
 #: Name of the randomly initialised encoder (``pretrained=None``), the paper's "Rand init.".
 RANDOM_INIT = "rand_init"
