@@ -217,7 +217,8 @@ RECIPES["chgnet_mt_mixtures"] = RECIPES["chgnet_mt_count"].replace(
     name="chgnet_mt_mixtures", description="the default model's: as 'chgnet_mt_count', plus a synthetic "
     "doped/alloyed mixture of each batch formula with another, pulled to the variance target of both parents' "
     "polymorphs together (--variance-mixtures 0.3), so that compositions between known compounds are more "
-    "uncertain than either (the representation study's C27); about 26 min on one CPU core", variance_mixtures=0.3)
+    "uncertain than either (the representation study's C27); 51 min on one CPU core shared with two other jobs",
+    variance_mixtures=0.3)
 
 #: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
 #: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,
