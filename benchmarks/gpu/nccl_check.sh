@@ -2,11 +2,11 @@
 # Does distributed pretraining run on NCCL? (the scale-out issue's torchrun path has run only with gloo on
 # CPUs). With one GPU, `torchrun --nproc_per_node=1` still joins an NCCL process group and wraps the
 # network in DDP on cuda:0; its losses must equal a plain single-process run's (same seed, same slice).
-# Carried: .gpu/whl and $MP (default .gpu/mp_eighth.jsonl.gz). About 1 min on one GPU.
+# Carried: .gpu/whl and $MP (default .gpu/mp_32nd.jsonl.gz). About 1 min on one GPU.
 # CPU smoke test (gloo): SKIP_WHEELS=1 DEVICE=cpu LIMIT=300 WIDTH=8 OUT=/tmp/ncclout bash benchmarks/gpu/nccl_check.sh
 set -eu
 export OUT=${OUT:-runs/gpu}
-MP=${MP:-.gpu/mp_eighth.jsonl.gz}; DEVICE=${DEVICE:-cuda}; LIMIT=${LIMIT:-4000}; WIDTH=${WIDTH:-200}; EPOCHS=${EPOCHS:-2}
+MP=${MP:-.gpu/mp_32nd.jsonl.gz}; DEVICE=${DEVICE:-cuda}; LIMIT=${LIMIT:-4000}; WIDTH=${WIDTH:-200}; EPOCHS=${EPOCHS:-2}
 mkdir -p "$OUT" .gpu/cache
 if [ -z "${SKIP_WHEELS:-}" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .gpu/whl/*.whl
