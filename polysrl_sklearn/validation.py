@@ -83,19 +83,17 @@ def held_out_mixture_measures(model: str | os.PathLike, seed: int = 0) -> dict[s
     """Synthetic mixtures of the held-out MP formulas: is a mixture more uncertain than a compound?
 
     Each held-out formula is the host of one mixture, with another held-out formula as guest
-    (:func:`polysrl_sklearn.mixtures.draw_partners`, guest share log-uniform in 1-50 %,
-    seeded by ``seed``). Returns the AUROC of the uncertainty for the mixtures against the
+    (:func:`polysrl_sklearn.mixtures.batch_mixtures`, as in training: guest share log-uniform
+    in 1-50 %, seeded by ``seed``). Returns the AUROC of the uncertainty for the mixtures against the
     held-out formulas, and the share of mixtures more uncertain than both of their parents.
     """
     from .composition import parse_composition
     from .featurizer import PolySRLFeaturizer
-    from .mixtures import composition_formula, draw_partners, draw_shares, mix
+    from .mixtures import batch_mixtures, composition_formula
 
     formulas = held_out_formulas(model)
-    rng = np.random.default_rng(seed)
-    partner, shares = draw_partners(len(formulas), rng), draw_shares(len(formulas), rng)
-    parsed = [parse_composition(f) for f in formulas]
-    mixtures = [composition_formula(mix(parsed[i], parsed[j], s)) for i, (j, s) in enumerate(zip(partner, shares))]
+    mixed_parsed, partner = batch_mixtures([parse_composition(f) for f in formulas], np.random.default_rng(seed))
+    mixtures = [composition_formula(parsed) for parsed in mixed_parsed]
     featurizer = PolySRLFeaturizer(pretrained=str(model)).fit([])
     compounds, mixed = featurizer.transform(formulas)[:, -1], featurizer.transform(mixtures)[:, -1]
     labels = np.r_[np.zeros(len(compounds), bool), np.ones(len(mixed), bool)]

@@ -99,3 +99,11 @@ def test_variance_mixtures_trains_from_the_featurizer_and_is_refused_by_cuda_gra
     from polysrl_sklearn.cli import build_parser
 
     assert build_parser().parse_args(["pretrain", "--variance-mixtures", "0.5"]).variance_mixtures == 0.5
+
+
+def test_the_default_ranks_mixtures_of_held_out_formulas_above_the_formulas():
+    """The validation measure of amendment 7 on the shipped default (its held-out formulas are in its file)."""
+    from polysrl_sklearn.validation import held_out_mixture_measures
+
+    measures = held_out_mixture_measures("default")
+    assert measures["mixture_auroc"] > 0.95 and measures["mixture_above_parents"] > 0.9
