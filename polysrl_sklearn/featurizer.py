@@ -85,7 +85,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Weights loaded by ``fit`` when no structures are given: a shipped
         model name ("polysrl_chgnet_mt_mixtures", alias "default"; the same
         network with the previous defaults' variance stages
-        "polysrl_chgnet_mt_count" and "polysrl_chgnet_mt_variance"; before its variance stage "polysrl_chgnet_mt" and its baselines
+        "polysrl_chgnet_mt_count" and "polysrl_chgnet_mt_variance"; before its
+        variance stage "polysrl_chgnet_mt" and its baselines
         "polysrl_nosample_chgnet_mt", "infomax_chgnet_mt", "graphcl_chgnet_mt",
         "mp_band_gap_chgnet_mt"; the F = 64 model "polysrl" and its
         baselines "polysrl_nosample", "infomax", "graphcl", "mp_band_gap", alias
