@@ -147,8 +147,9 @@ def test_pooled_fine_tuned_rows_replaced_by_a_rerun(tmp_path, capsys):
 def test_frozen_featurizer_takes_a_method_name_or_a_pretrained_value():
     from polysrl_sklearn.benchmark import frozen_featurizer
     from polysrl_sklearn.featurizer import DEFAULT_CHECKPOINT
+    from polysrl_sklearn.shipped import DEFAULT_MODEL
 
-    by_name = frozen_featurizer("polysrl_chgnet_mt_count").transform(["Fe2O3", "NaCl"])
+    by_name = frozen_featurizer(DEFAULT_MODEL).transform(["Fe2O3", "NaCl"])
     by_path = frozen_featurizer(str(DEFAULT_CHECKPOINT)).transform(["Fe2O3", "NaCl"])
     assert np.array_equal(by_name, by_path)
     assert not np.array_equal(by_name, frozen_featurizer("polysrl_nosample_chgnet_mt").transform(["Fe2O3", "NaCl"]))
