@@ -390,11 +390,12 @@ class SoftContrastiveLoss(nn.Module):
         """Loss of one sampler step; also returns the batch's variances (for logging)."""
         mean, variance = data.formula_gaussians(network, step)
         structure_vectors = data.structure_vectors(network, step)
-        loss, parts = self(mean.float(), variance.float(), structure_vectors.float(), data.owner(step))
+        structure_vectors, owner = structure_vectors.float(), data.owner(step)
+        loss, parts = self(mean.float(), variance.float(), structure_vectors, owner)
         if self.variance_mixtures > 0 and len(step.formulas) >= 2:
             mixtures, partner = batch_mixtures([data.parsed[f] for f in step.formulas], rng)
             _, mixture_variance = data.encode_compositions(network, mixtures, step)
-            mixing = mixture_matching_loss(mixture_variance.float(), structure_vectors.float(), data.owner(step),
+            mixing = mixture_matching_loss(mixture_variance.float(), structure_vectors, owner,
                                            torch.as_tensor(partner, device=mean.device), self.variance_count)
             loss = loss + self.variance_mixtures * mixing
             parts["variance_mixtures"] = mixing.detach()

@@ -65,11 +65,11 @@ def uncertainty_auroc(uncertainty: np.ndarray, polymorphic: np.ndarray) -> float
 def held_out_measures(model: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> dict[str, float]:
     """AUROC, effective rank and uncertainty level on ``model``'s held-out MP formulas."""
     from .datasets import mp_polymorph_counts
-    from .featurizer import PolySRLFeaturizer
+    from .model_cache import cached_featurizer
 
     formulas = held_out_formulas(model)
     counts = mp_polymorph_counts(data_dir).reindex(formulas).fillna(1).astype(int).to_numpy()
-    features = PolySRLFeaturizer(pretrained=str(model)).fit([]).transform(formulas)
+    features = cached_featurizer(model).transform(formulas)
     uncertainty = features[:, -1]
     median = float(np.median(uncertainty))
     return {"held_out": len(formulas), "polymorphic": int((counts >= 2).sum()),
@@ -88,13 +88,13 @@ def held_out_mixture_measures(model: str | os.PathLike, seed: int = 0) -> dict[s
     held-out formulas, and the share of mixtures more uncertain than both of their parents.
     """
     from .composition import parse_composition
-    from .featurizer import PolySRLFeaturizer
     from .mixtures import batch_mixtures, composition_formula
+    from .model_cache import cached_featurizer
 
     formulas = held_out_formulas(model)
     mixed_parsed, partner = batch_mixtures([parse_composition(f) for f in formulas], np.random.default_rng(seed))
     mixtures = [composition_formula(parsed) for parsed in mixed_parsed]
-    featurizer = PolySRLFeaturizer(pretrained=str(model)).fit([])
+    featurizer = cached_featurizer(model)
     compounds, mixed = featurizer.transform(formulas)[:, -1], featurizer.transform(mixtures)[:, -1]
     labels = np.r_[np.zeros(len(compounds), bool), np.ones(len(mixed), bool)]
     return {"mixture_auroc": uncertainty_auroc(np.r_[compounds, mixed], labels),
@@ -110,14 +110,14 @@ def held_out_mp_gap_mae(model: str | os.PathLike, data_dir: str | os.PathLike | 
     """
     from .benchmark import MAGPIE, representation_maes
     from .datasets import load_mp_dft_band_gap
-    from .featurizer import PolySRLFeaturizer
+    from .model_cache import cached_featurizer
 
     gaps = load_mp_dft_band_gap(data_dir).set_index("composition")["target"]
     formulas = [f for f in held_out_formulas(model) if f in gaps.index]
     y = gaps.loc[formulas].to_numpy()
     model_maes, predictions = representation_maes(str(model), formulas, y, [seed], head="paper")
     magpie_maes, _ = representation_maes(MAGPIE, formulas, y, [seed], magpie_cache, head="paper")
-    uncertainty = PolySRLFeaturizer(pretrained=str(model)).fit([]).transform(formulas)[:, -1]
+    uncertainty = cached_featurizer(model).transform(formulas)[:, -1]
     rho = spearmanr(uncertainty, np.abs(predictions[seed] - y)).statistic
     return {"mp_gap_rows": len(formulas), "mp_gap_mae": float(np.mean(model_maes)),
             "mp_gap_magpie_mae": float(np.mean(magpie_maes)), "mp_gap_spearman": float(rho)}
