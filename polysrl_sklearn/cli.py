@@ -113,12 +113,16 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     if recipe.train_only != "all" and not args.init_from:
         raise SystemExit(f"polysrl pretrain: training only the {recipe.train_only.replace('_', ' ')} needs "
                          "--init-from, the full checkpoint of the pretrained network it continues")
+    if recipe.variance_anchor > 0 and not args.init_from:
+        raise SystemExit("polysrl pretrain: --variance-anchor adds the stage-start network's own log-variance to "
+                         "the variance targets; it needs --init-from, the full checkpoint of a pretrained network")
     if args.cuda_graphs:  # before the corpus is loaded, which takes minutes
         from .graphed_steps import graphable_problems
         from .pretraining import resolve_device
 
         device = resolve_device(args.device) if context is None else context.training_device(args.device)
-        problems = graphable_problems(args.objective, device, context is not None, recipe.variance_mixtures)
+        problems = graphable_problems(args.objective, device, context is not None, recipe.variance_mixtures,
+                                      recipe.variance_anchor)
         if problems:
             raise SystemExit("polysrl pretrain --cuda-graphs: " + "; ".join(problems))
     torch.set_num_threads(args.threads) if args.threads else None
@@ -411,6 +415,9 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--variance-mixtures", type=float, default=None,
                    help="weight of the variance target of synthetic doped/alloyed mixtures of a batch's formulas "
                         "(their parents' polymorphs together; 0: off; eager steps only)")
+    p.add_argument("--variance-anchor", type=float, default=None,
+                   help="with --variance-matching and --init-from: scale of the starting network's own log-variance "
+                        "(centred on the batch) added to every variance target (0: off; eager steps only)")
     p.add_argument("--decorrelation", type=float, default=None,
                    help="weight of the VICReg-style variance-covariance penalty (paper: 0)")
     p.add_argument("--beta", type=float, default=None, help="KL weight (default: the recipe's)")

@@ -147,6 +147,12 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         :mod:`polysrl_sklearn.mixtures`) is pulled to the variance target of the two
         parents' polymorphs together, so that compositions between known compounds
         are more uncertain than either (0: off). Eager steps only (not ``cuda_graphs``).
+    variance_anchor : float or None, default=None (new networks: 0.0)
+        With ``variance_matching``, in a stage that continues a pretrained network
+        (``polysrl pretrain --init-from``): the scale of that network's own
+        log-variance, centred on each batch, added to every variance target, so that the
+        stage adds the structure signal to the first stage's uncertainty instead of
+        replacing it (0: off). ``fit`` trains new networks only, so it refuses a value > 0.
     decorrelation : float or None, default=None (new networks: 0.0)
         Weight of the VICReg-style variance-covariance penalty on the batch's mean vectors.
     multitask_weight : float or None, default=None (new networks: 0.0)
@@ -234,6 +240,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "variance_matching": [Interval(Real, 0, None, closed="left"), None],
         "variance_count": [Interval(Real, 0, None, closed="left"), None],
         "variance_mixtures": [Interval(Real, 0, None, closed="left"), None],
+        "variance_anchor": [Interval(Real, 0, None, closed="left"), None],
         "decorrelation": [Interval(Real, 0, None, closed="left"), None],
         "multitask_weight": [Interval(Real, 0, None, closed="left"), None],
         "epochs": [POSITIVE_INT],
@@ -264,7 +271,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  element_skip: bool | None = None, positive_weight: float | None = None,
                  polymorph_spread: float | None = None, variance_matching: float | None = None,
                  variance_count: float | None = None, variance_mixtures: float | None = None,
-                 decorrelation: float | None = None,
+                 variance_anchor: float | None = None, decorrelation: float | None = None,
                  multitask_weight: float | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
@@ -294,6 +301,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.variance_matching = variance_matching
         self.variance_count = variance_count
         self.variance_mixtures = variance_mixtures
+        self.variance_anchor = variance_anchor
         self.decorrelation = decorrelation
         self.multitask_weight = multitask_weight
         self.epochs = epochs
@@ -422,6 +430,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                              "multitask_weight > 0)")
         if checkpoint is not None and not pretraining:
             raise ValueError("checkpoint= is for pretraining; pass structures= (or pretraining_targets=)")
+        if pretraining and config.variance_anchor > 0:
+            raise ValueError("variance_anchor > 0 anchors a variance stage to a pretrained network's own "
+                             "log-variance; fit trains a new network, so run the stage with polysrl pretrain "
+                             "--variance-anchor S --init-from FULL_CHECKPOINT")
         if pretraining:
             if len(items) == 0:
                 raise ValueError("fit(X, structures=...) needs at least one composition; X is empty")

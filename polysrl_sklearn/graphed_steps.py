@@ -60,11 +60,13 @@ PADDING_NODES, PADDING_ATOMS, PADDING_STRUCTURES = 64, 1024, 64
 
 
 def graphable_problems(objective: str, device: torch.device, distributed: bool,
-                       variance_mixtures: float = 0.0) -> list[str]:
+                       variance_mixtures: float = 0.0, variance_anchor: float = 0.0) -> list[str]:
     """Why CUDA-graph steps cannot train ``objective`` on ``device`` (an empty list: they can)."""
     problems = []
     if variance_mixtures:
         problems.append("variance_mixtures builds each batch's mixture graphs on the host (eager steps only)")
+    if variance_anchor:
+        problems.append("variance_anchor runs a second, frozen encoder in each step (eager steps only)")
     if device.type != "cuda":
         problems.append(f"it needs a CUDA device (got {device.type!r})")
     if distributed:
@@ -76,7 +78,8 @@ def graphable_problems(objective: str, device: torch.device, distributed: bool,
 
 def check_graphable(network: PolySRLNetwork, device: torch.device, distributed: bool) -> None:
     """Raise ``ValueError`` unless ``network`` can be trained with CUDA-graph steps on ``device``."""
-    problems = graphable_problems(network.config.objective, device, distributed, network.config.variance_mixtures)
+    problems = graphable_problems(network.config.objective, device, distributed, network.config.variance_mixtures,
+                                  network.config.variance_anchor)
     if problems:
         raise ValueError("cuda_graphs=True cannot be used: " + "; ".join(problems))
 

@@ -57,6 +57,8 @@ class ModelConfig:
     variance_count: float = DEFAULTS.variance_count
     #: Weight of the variance target of synthetic mixtures of a batch's formulas (0: off).
     variance_mixtures: float = DEFAULTS.variance_mixtures
+    #: Scale of the stage-start log-variance added to the variance targets (0: off).
+    variance_anchor: float = DEFAULTS.variance_anchor
     decorrelation: float = DEFAULTS.decorrelation
     #: Weight of the auxiliary L1 head on a per-formula DFT property (multi-task pretraining; 0: off).
     multitask_weight: float = DEFAULTS.multitask_weight
@@ -96,7 +98,7 @@ class PolySRLNetwork(nn.Module):
         self.loss = SoftContrastiveLoss(n_samples, config.beta, config.init_c, config.init_d,
                                         config.positive_weight, config.polymorph_spread, config.decorrelation,
                                         config.variance_matching, config.variance_count,
-                                        config.variance_mixtures)
+                                        config.variance_mixtures, config.variance_anchor)
         if objective.pretrains_from == "targets" or config.multitask_weight > 0:
             self.property_head = nn.Linear(config.hidden_dim, 1)
         # cached vectors of another width reach the loss through a trainable linear map; without

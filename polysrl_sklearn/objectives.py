@@ -36,7 +36,9 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -140,7 +142,8 @@ def spread_log_variance_target(structure_vectors: torch.Tensor, owner: torch.Ten
 
 def variance_matching_loss(variance: torch.Tensor, structure_vectors: torch.Tensor,
                            owner: torch.Tensor, real_formulas: int | None = None,
-                           structure_mask: torch.Tensor | None = None, count_weight: float = 0.0) -> torch.Tensor:
+                           structure_mask: torch.Tensor | None = None, count_weight: float = 0.0,
+                           offset: torch.Tensor | None = None) -> torch.Tensor:
     """Squared gap between each formula's mean log-variance and :func:`spread_log_variance_target`.
 
     The mean over dimensions of the log-variance is the log of the uncertainty column (the
@@ -149,15 +152,20 @@ def variance_matching_loss(variance: torch.Tensor, structure_vectors: torch.Tens
     :func:`polymorph_nll`, its optimum for a single-structure formula is finite.
     In a padded batch only the first ``real_formulas`` rows and the structures
     of ``structure_mask`` count. ``count_weight``: see :func:`spread_log_variance_target`.
+    ``offset`` (n,), optional, is added to each formula's target, e.g. the anchor of
+    :func:`anchor_offsets` (no gradient).
     """
     target = spread_log_variance_target(structure_vectors, owner, variance.shape[0], structure_mask=structure_mask,
                                         count_weight=count_weight)
+    if offset is not None:
+        target = target + offset.detach()
     gaps = (variance.log().mean(dim=-1) - target).pow(2)
     return gaps.mean() if real_formulas is None else gaps[:real_formulas].mean()
 
 
 def mixture_matching_loss(mixture_variance: torch.Tensor, structure_vectors: torch.Tensor, owner: torch.Tensor,
-                          partner: torch.Tensor, count_weight: float = 0.0) -> torch.Tensor:
+                          partner: torch.Tensor, count_weight: float = 0.0,
+                          offset: torch.Tensor | None = None) -> torch.Tensor:
     """Squared gap between each mixture's mean log-variance and the variance target of its parents' polymorphs.
 
     Mixture ``i`` has host formula ``i`` of the batch and guest ``partner[i]`` (a permutation
@@ -165,6 +173,7 @@ def mixture_matching_loss(mixture_variance: torch.Tensor, structure_vectors: tor
     :func:`spread_log_variance_target` of the host's and the guest's structures together: a
     composition between two compounds may take either's structures, so it aims at their joint
     spread, above either parent's (and, with ``count_weight``, at their joint count).
+    ``offset`` (n,), optional, is added to each mixture's target (no gradient).
     """
     n = mixture_variance.shape[0]
     guest_of = torch.empty_like(partner)
@@ -172,7 +181,25 @@ def mixture_matching_loss(mixture_variance: torch.Tensor, structure_vectors: tor
     vectors = torch.cat([structure_vectors, structure_vectors])
     owners = torch.cat([owner, guest_of[owner]])
     target = spread_log_variance_target(vectors, owners, n, count_weight=count_weight)
+    if offset is not None:
+        target = target + offset.detach()
     return (mixture_variance.log().mean(dim=-1) - target).pow(2).mean()
+
+
+def anchor_offsets(anchor_variance: torch.Tensor, scale: float,
+                   centre: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``variance_anchor`` lever's additions to the variance targets (no gradient).
+
+    ``anchor_variance`` (n, F) are the variances of the batch's compositions under the
+    network as it was when the stage started (a frozen copy). Each composition's
+    addition is ``scale`` times its mean log-variance minus ``centre``: by default the
+    batch's mean, so the anchor moves the targets' order, not their level. Returns the
+    additions and the centre (to centre another set, e.g. the batch's mixtures, alike).
+    """
+    log_variance = anchor_variance.detach().float().log().mean(dim=-1)
+    if centre is None:
+        centre = log_variance.mean()
+    return scale * (log_variance - centre), centre
 
 
 def variance_covariance_penalty(vectors: torch.Tensor, eps: float = 1e-4) -> torch.Tensor:
@@ -275,6 +302,13 @@ class SoftContrastiveLoss(nn.Module):
         target of the two parents' polymorphs together (0: off). It needs the
         batch's compositions, so it is added by :meth:`batch_loss` (eager steps),
         not by :meth:`forward`.
+    variance_anchor : float
+        With ``variance_matching``, in a stage that continues a pretrained network: the
+        scale of the stage-start network's own log-variance, centred on the batch, added
+        to every variance target (:func:`anchor_offsets`), so that the stage adds the
+        structure signal to the first stage's uncertainty instead of replacing it
+        (0: off). The stage-start encoder is handed over by :meth:`set_anchor`
+        (:func:`polysrl_sklearn.pretraining.pretrain` does it); eager steps only.
     """
 
     def __init__(self, n_samples: int = DEFAULTS.n_samples, beta: float = DEFAULTS.beta,
@@ -284,7 +318,8 @@ class SoftContrastiveLoss(nn.Module):
                  decorrelation: float = DEFAULTS.decorrelation,
                  variance_matching: float = DEFAULTS.variance_matching,
                  variance_count: float = DEFAULTS.variance_count,
-                 variance_mixtures: float = DEFAULTS.variance_mixtures) -> None:
+                 variance_mixtures: float = DEFAULTS.variance_mixtures,
+                 variance_anchor: float = DEFAULTS.variance_anchor) -> None:
         super().__init__()
         if n_samples < 0:
             raise ValueError(f"n_samples must be >= 0, got {n_samples}")
@@ -296,6 +331,8 @@ class SoftContrastiveLoss(nn.Module):
         self.variance_matching = float(variance_matching)
         self.variance_count = float(variance_count)
         self.variance_mixtures = float(variance_mixtures)
+        self.variance_anchor = float(variance_anchor)
+        self.set_anchor(None)
         self.init_c = float(init_c)
         self.init_d = float(init_d)
         self.log_c = nn.Parameter(torch.empty(()))
@@ -308,16 +345,37 @@ class SoftContrastiveLoss(nn.Module):
             self.log_c.fill_(math.log(self.init_c))
             self.log_d.fill_(math.log(self.init_d))
 
+    def set_anchor(self, encoder: nn.Module | None) -> None:
+        """Hand over the frozen stage-start stoichiometry encoder of ``variance_anchor`` (``None``: none).
+
+        It is kept outside the module tree, so it is neither a parameter nor part of
+        the network's saved weights.
+        """
+        object.__setattr__(self, "_anchor_encoder", encoder)
+
+    def _anchor_variance(self, data: TrainingData, step: Any, compositions: Sequence[Any] | None = None
+                         ) -> torch.Tensor:
+        """Variances of the step's formulas (or of ``compositions``) under the stage-start encoder."""
+        if self._anchor_encoder is None:
+            raise RuntimeError("variance_anchor > 0 needs the stage-start encoder (SoftContrastiveLoss.set_anchor; "
+                               "polysrl_sklearn.pretraining.pretrain hands it over)")
+        frozen = SimpleNamespace(stoichiometry=self._anchor_encoder)
+        with torch.no_grad():
+            if compositions is None:
+                return data.formula_gaussians(frozen, step)[1]
+            return data.encode_compositions(frozen, compositions, step)[1]
+
     def extra_repr(self) -> str:
         extras = "".join(f", {name}={getattr(self, name):g}" for name in
                          ("positive_weight", "polymorph_spread", "decorrelation", "variance_matching",
-                          "variance_count", "variance_mixtures")
+                          "variance_count", "variance_mixtures", "variance_anchor")
                          if getattr(self, name) != (1.0 if name == "positive_weight" else 0.0))
         return (f"n_samples={self.n_samples}, beta={self.beta:g}, c={float(self.log_c.detach().exp()):.4g}, "
                 f"d={float(self.log_d.detach().exp()):.4g}{extras}")
 
     def forward(self, mean: torch.Tensor, variance: torch.Tensor, structure_vectors: torch.Tensor,
-                owner: torch.Tensor, real_formulas: int | None = None) -> tuple[torch.Tensor, dict[str, float]]:
+                owner: torch.Tensor, real_formulas: int | None = None,
+                variance_offset: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, float]]:
         """Compute the loss.
 
         Parameters
@@ -334,6 +392,9 @@ class SoftContrastiveLoss(nn.Module):
             rest pad a fixed-size batch (:mod:`polysrl_sklearn.graphed_steps`)
             and are left out of the loss; so are the structures they own (the
             padding ones), also from the batch statistics of the levers.
+        variance_offset : Tensor (n_formulas,), optional
+            Added to each formula's variance-matching target (the anchor of
+            :func:`anchor_offsets`).
 
         Returns
         -------
@@ -376,7 +437,7 @@ class SoftContrastiveLoss(nn.Module):
             parts["spread"] = spread.detach()
         if self.variance_matching > 0:
             matching = variance_matching_loss(all_variance, structure_vectors, owner, real_formulas, real_structures,
-                                              self.variance_count)
+                                              self.variance_count, variance_offset)
             loss = loss + self.variance_matching * matching
             parts["variance_matching"] = matching.detach()
         if self.decorrelation > 0:
@@ -391,12 +452,19 @@ class SoftContrastiveLoss(nn.Module):
         mean, variance = data.formula_gaussians(network, step)
         structure_vectors = data.structure_vectors(network, step)
         structure_vectors, owner = structure_vectors.float(), data.owner(step)
-        loss, parts = self(mean.float(), variance.float(), structure_vectors, owner)
+        offset = centre = mixture_offset = None
+        if self.variance_anchor > 0:
+            offset, centre = anchor_offsets(self._anchor_variance(data, step), self.variance_anchor)
+        loss, parts = self(mean.float(), variance.float(), structure_vectors, owner, variance_offset=offset)
         if self.variance_mixtures > 0 and len(step.formulas) >= 2:
             mixtures, partner = batch_mixtures([data.parsed[f] for f in step.formulas], rng)
             _, mixture_variance = data.encode_compositions(network, mixtures, step)
+            if self.variance_anchor > 0:
+                mixture_offset, _ = anchor_offsets(self._anchor_variance(data, step, mixtures), self.variance_anchor,
+                                                   centre)
             mixing = mixture_matching_loss(mixture_variance.float(), structure_vectors, owner,
-                                           torch.as_tensor(partner, device=mean.device), self.variance_count)
+                                           torch.as_tensor(partner, device=mean.device), self.variance_count,
+                                           mixture_offset)
             loss = loss + self.variance_mixtures * mixing
             parts["variance_mixtures"] = mixing.detach()
         if network.config.multitask_weight > 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import math
 import os
@@ -172,6 +173,24 @@ def _read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict] | None:
     return saved.state_dict(), payload
 
 
+#: Checkpoint entry of the ``variance_anchor`` lever's frozen stage-start stoichiometry encoder.
+ANCHOR_KEY = "variance_anchor_encoder"
+
+
+def stage_start_encoder(network: PolySRLNetwork) -> torch.nn.Module | None:
+    """A frozen copy of ``network``'s stoichiometry encoder when its loss has ``variance_anchor > 0``, else None."""
+    if getattr(network.loss, "variance_anchor", 0.0) <= 0:
+        return None
+    return copy.deepcopy(network.stoichiometry).requires_grad_(False).eval()
+
+
+def anchor_entry(anchor: torch.nn.Module | None) -> dict[str, Any]:
+    """The checkpoint entry that lets a resumed run restore ``anchor`` (empty without one)."""
+    if anchor is None:
+        return {}
+    return {ANCHOR_KEY: {name: tensor.detach().cpu() for name, tensor in anchor.state_dict().items()}}
+
+
 def restrict_training(network: PolySRLNetwork, train_only: str) -> None:
     """Leave only the parameters of ``train_only`` (see :class:`TrainingSettings`) trainable."""
     if train_only not in TRAINABLE_PARTS:
@@ -335,6 +354,9 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     augment_rng = np.random.default_rng(settings.seed + 1)
     fingerprint = corpus_fingerprint(corpus)
     loss_module = objective_loss(network)
+    # variance_anchor: a frozen copy of the stoichiometry encoder as the stage starts (a resumed run
+    # restores the copy from its checkpoint, not from the weights it has trained since)
+    anchor = stage_start_encoder(network)
     # under a process group, rank 0 reads the checkpoint and sends it to every rank
     resumed = (main_then_broadcast(context, functools.partial(_read_checkpoint, checkpoint_path))
                if resume and checkpoint_path is not None else None)
@@ -350,11 +372,17 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
             group["capturable"] = settings.cuda_graphs and device.type == "cuda"
         sampler.set_state(payload["sampler"])
         torch.set_rng_state(payload["torch_rng"])
+        if "host_rng" in payload:  # checkpoints written before it was saved resume with a fresh host generator
+            augment_rng.bit_generator.state = payload["host_rng"]
         if device.type == "cuda" and "cuda_rng" in payload:
             torch.cuda.set_rng_state(payload["cuda_rng"], device)
         history = list(payload["history"])
         start_epoch = len(history)
+        if anchor is not None:
+            anchor.load_state_dict(payload[ANCHOR_KEY])
     network.to(device)
+    if anchor is not None:
+        loss_module.set_anchor(anchor.to(device))
     for state in optimizer.state.values():
         for k, v in state.items():
             if isinstance(v, torch.Tensor):
@@ -426,16 +454,19 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
             if main and (checkpoint_path is not None or on_epoch_end is not None):
                 network.to("cpu")
                 if checkpoint_path is not None:
-                    rng_states = {"torch_rng": torch.get_rng_state()}
+                    # the host generator draws graphcl's views and the batches' mixtures
+                    rng_states = {"torch_rng": torch.get_rng_state(), "host_rng": augment_rng.bit_generator.state}
                     if device.type == "cuda":
                         rng_states["cuda_rng"] = torch.cuda.get_rng_state(device)
                     save_checkpoint(checkpoint_path, network, full=True, extra={
                         "optimizer": optimizer.state_dict(), "sampler": sampler.state(),
-                        **rng_states, "history": history,
+                        **rng_states, "history": history, **anchor_entry(anchor),
                         "settings": settings.__dict__, FINGERPRINT_KEY: fingerprint, **(extra or {})})
                 if on_epoch_end is not None:
                     on_epoch_end(epoch + 1, network, history)
                 network.to(device)
+    if anchor is not None:
+        loss_module.set_anchor(None)
     network.requires_grad_(True)
     network.to("cpu").eval()
     return history

@@ -44,7 +44,7 @@ ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "hidden_dim", "stoichiometry_layers", "structure_layers", "set2set_steps", "n_samples", "beta",
     "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling", "structure_encoder",
     "element_features", "element_skip", "positive_weight", "polymorph_spread", "variance_matching", "variance_count",
-    "variance_mixtures", "decorrelation", "multitask_weight")
+    "variance_mixtures", "variance_anchor", "decorrelation", "multitask_weight")
 #: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
 TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs",
                                     "warmup_epochs", "refresh_every", "lr_schedule", "train_only")
@@ -117,6 +117,12 @@ class Recipe:
         Weight of the mixture term: a synthetic doped or alloyed composition between two
         of a batch's formulas (:mod:`~polysrl_sklearn.mixtures`) is pulled to the variance
         target of its two parents' polymorphs together (0: off).
+    variance_anchor : float
+        With variance matching in a stage that continues a pretrained network: its own
+        log-variance at the stage's start, centred on the batch and times this scale, is
+        added to every variance target (the formulas' and the mixtures'), so the stage adds
+        the structure signal to the first stage's uncertainty instead of replacing it
+        (0: off; see :func:`~polysrl_sklearn.objectives.variance_matching_loss`).
     multitask_weight : float
         Weight of an auxiliary L1 head on a per-formula DFT property (0: off).
     lr_schedule : {"constant", "cosine"}
@@ -155,6 +161,7 @@ class Recipe:
     variance_matching: float = 0.0
     variance_count: float = 0.0
     variance_mixtures: float = 0.0
+    variance_anchor: float = 0.0
     decorrelation: float = 0.0
     multitask_weight: float = 0.0
     lr_schedule: str = "constant"

@@ -1,0 +1,83 @@
+"""Can one uncertainty column keep both signals? A check on validation data, before a stage is trained.
+
+Every variance stage of the representation study so far replaced the first stage's
+log-variance with a structure target (polymorph spread, count, mixtures), and each one
+lowered how well the column ranks band-gap errors. This script asks, without training
+anything, what a column that *adds* a structure signal to the first stage's log-variance
+would give: for a scale s, the column ``exp(log u_stage + s * (log u_first - mean log u_first))``,
+with ``u_first`` the uncertainty of a first-stage model and ``u_stage`` that of a model with
+a variance stage (the same mean vectors). Measured on the held-out MP formulas of the models
+(validation data only): the polymorph AUROC, the mixture AUROC (``validation.held_out_mixture_measures``'s
+mixtures) and Spearman's rho between the column and the absolute out-of-fold error of the
+held-out MP band gap under the paper's head (``mp_gap_spearman``).
+
+Usage::
+
+    python benchmarks/anchor_check.py [--first polysrl_chgnet_mt] [--stage polysrl_chgnet_mt_mixtures] \
+        [--scales 0 0.5 1 2 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from polysrl_sklearn.benchmark import representation_maes
+from polysrl_sklearn.composition import parse_composition
+from polysrl_sklearn.datasets import load_mp_dft_band_gap, mp_polymorph_counts
+from polysrl_sklearn.mixtures import batch_mixtures, composition_formula
+from polysrl_sklearn.model_cache import cached_featurizer
+from polysrl_sklearn.validation import held_out_formulas, uncertainty_auroc
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--first", default="polysrl_chgnet_mt", help="first-stage model (default: %(default)s)")
+    parser.add_argument("--stage", default="polysrl_chgnet_mt_mixtures",
+                        help="model with a variance stage, the same mean vectors (default: %(default)s)")
+    parser.add_argument("--scales", type=float, nargs="+", default=[0.0, 0.5, 1.0, 2.0, 4.0])
+    parser.add_argument("--data-dir", default=None, help="shared data folder (default: $POLYSRL_DATA_DIR)")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    formulas = held_out_formulas(args.stage)
+    if formulas != held_out_formulas(args.first):
+        raise SystemExit("the two models hold out different formulas")
+    counts = mp_polymorph_counts(args.data_dir).reindex(formulas).fillna(1).to_numpy()
+    mixed, _ = batch_mixtures([parse_composition(f) for f in formulas], np.random.default_rng(0))
+    mixtures = [composition_formula(parsed) for parsed in mixed]
+    first, stage = cached_featurizer(args.first), cached_featurizer(args.stage)
+    log_first = np.log(first.transform(formulas)[:, -1])
+    log_stage = np.log(stage.transform(formulas)[:, -1])
+    log_first_mixed = np.log(first.transform(mixtures)[:, -1])
+    log_stage_mixed = np.log(stage.transform(mixtures)[:, -1])
+
+    gaps = load_mp_dft_band_gap(args.data_dir).set_index("composition")["target"]
+    with_gap = np.array([f in gaps.index for f in formulas])
+    gap_formulas = [f for f, known in zip(formulas, with_gap) if known]
+    y = gaps.loc[gap_formulas].to_numpy()
+    _, predictions = representation_maes(str(args.first), gap_formulas, y, [0], head="paper")
+    errors = np.abs(predictions[0] - y)
+
+    centre = log_first.mean()
+    print(f"{len(formulas)} held-out formulas ({(counts >= 2).mean():.1%} polymorphic), "
+          f"{len(gap_formulas)} with an MP band gap; std of log u: first {log_first.std():.3f}, "
+          f"stage {log_stage.std():.3f}\n")
+    print("| column | polymorph AUROC | mixture AUROC | MP-gap Spearman |")
+    print("|---|---:|---:|---:|")
+    rows = [("first stage alone", log_first, log_first_mixed)]
+    rows += [(f"stage + {s:g} x first", log_stage + s * (log_first - centre),
+              log_stage_mixed + s * (log_first_mixed - centre)) for s in args.scales]
+    for name, compounds, mixture in rows:
+        labels = np.r_[np.zeros(len(compounds), bool), np.ones(len(mixture), bool)]
+        print(f"| {name} | {uncertainty_auroc(compounds, counts >= 2):.3f} | "
+              f"{uncertainty_auroc(np.r_[compounds, mixture], labels):.3f} | "
+              f"{spearmanr(compounds[with_gap], errors).statistic:.3f} |")
+    print(f"\n{time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
