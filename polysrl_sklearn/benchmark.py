@@ -21,6 +21,7 @@ from .datasets import MAE_SCALE, MATBENCH_MP_TASKS, TASKS, load_matbench, seebec
 from .datasets.paper import PAPER_POLYSRL, PAPER_POLYSRL_TL, PAPER_RAND_INIT  # noqa: F401 - re-exported
 from .evaluation import HEADS, PAPER_HEAD_LEARNING_RATES, MagpieFeatures, mlp_head, paper_feature_head, repeated_cv_mae, rf_head
 from .featurizer import PolySRLFeaturizer
+from .fold_log import FoldLog
 from .regressor import PolySRLRegressor
 from .shipped import RANDOM_INIT, SHIPPED
 
@@ -239,29 +240,47 @@ def matbench_fold_mae(task: str, method: str, fold: int, data_dir: str | None = 
 
 def run_matbench(tasks: Sequence[str], methods: Sequence[str], folds: Sequence[int] = range(5),
                  data_dir: str | None = None, log=print, seeds: Sequence[int] = (0,),
-                 heads: Sequence[str] = ("paper",)) -> pd.DataFrame:
+                 heads: Sequence[str] = ("paper",), fold_log: str | Path | None = None) -> pd.DataFrame:
     """Matbench DFT tasks (paper Table 6): CrabNet's fixed folds, or seeded 72/8/20 folds for the
     two Materials Project tasks (see :func:`~polysrl_sklearn.datasets.load_matbench`); MAE on the
     (logged, where noted) target, mean (std) over ``seeds`` (of the head) x ``folds``, for every
-    method under every head."""
+    method under every head.
+
+    With ``fold_log`` (a :class:`~polysrl_sklearn.fold_log.FoldLog` file) every finished fold is
+    appended to it at once, and the folds it already holds are read from it instead of being
+    run again, so an interrupted run resumes; a row's ``seconds`` then add the logged folds' times.
+    """
     for head in heads:
         check_head(head)
+    done = FoldLog(fold_log) if fold_log is not None else None
     rows = []
     for task in tasks:
         magpie_cache: dict[str, np.ndarray] = {}
         for method in methods:
             for head in heads:
                 started = time.time()
-                maes = []
+                maes, logged_seconds = [], 0.0
                 for seed in seeds:
                     for fold in folds:
+                        key = (task, method, head, int(seed), int(fold))
+                        logged = done.get(key) if done is not None else None
+                        if logged is not None:
+                            maes.append(logged[0])
+                            logged_seconds += logged[1]
+                            log(f"matbench {task:<22} {method:<18} {head:<6} seed {seed} fold {fold} "
+                                f"MAE {maes[-1]:.4f}  (from the fold log, {logged[1]:.0f}s)")
+                            continue
+                        fold_started = time.time()
                         maes.append(matbench_fold_mae(task, method, fold, data_dir, seed=seed,
                                                       magpie_cache=magpie_cache, head=head))
+                        if done is not None:
+                            done.record(key, maes[-1], time.time() - fold_started)
                         log(f"matbench {task:<22} {method:<18} {head:<6} seed {seed} fold {fold} "
                             f"MAE {maes[-1]:.4f}  {time.time() - started:.0f}s")
                 maes = np.array(maes)
                 rows.append({"task": f"matbench_{task}", "method": method, "head": head, "mae_mean": maes.mean(),
-                             "mae_std": maes.std(), "n": len(maes), "seconds": time.time() - started})
+                             "mae_std": maes.std(), "n": len(maes),
+                             "seconds": time.time() - started + logged_seconds})
                 log(f"matbench {task:<22} {method:<18} {head:<6} MAE {maes.mean():.4f} ({maes.std():.4f})  "
                     f"{rows[-1]['seconds']:.0f}s")
     return pd.DataFrame(rows)

@@ -295,6 +295,8 @@ def benchmark_command(args: argparse.Namespace) -> int:
     bad_matbench = sorted(set(args.matbench or []) - set(MATBENCH_TASKS + MATBENCH_MP_TASKS))
     if bad_matbench:
         raise SystemExit(f"unknown matbench task {bad_matbench}; choose from {list(MATBENCH_TASKS + MATBENCH_MP_TASKS)}")
+    if not args.matbench and (args.fold_log or sorted(args.folds) != list(range(5))):
+        raise SystemExit("--folds and --fold-log apply to the Matbench tasks; name them with --matbench")
     known = {MAGPIE, *FEATURIZER_METHODS, *SHIPPED_MODELS}
     unknown_methods = {m for m in set(methods) - known if not Path(m).is_file()}
     unknown = sorted(set(tasks) - set(TASKS)) + sorted(unknown_methods)
@@ -308,8 +310,8 @@ def benchmark_command(args: argparse.Namespace) -> int:
                             transfer=args.transfer, transfer_epochs=args.transfer_epochs, device=args.device,
                             heads=heads, representation=not args.transfer_only)
     if args.matbench:
-        results = pd.concat([results, run_matbench(args.matbench, methods, data_dir=args.data_dir,
-                                                   seeds=args.seeds, heads=heads)],
+        results = pd.concat([results, run_matbench(args.matbench, methods, folds=args.folds, data_dir=args.data_dir,
+                                                   seeds=args.seeds, heads=heads, fold_log=args.fold_log)],
                             ignore_index=True)
     results = with_heads(results).assign(seeds=len(args.seeds), seed_ids=" ".join(map(str, args.seeds)))
     if "seconds" in results:
@@ -447,6 +449,11 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                         "finetune=False; standardised features); 'mlp' = sklearn MLPRegressor; "
                         "'rf' = RandomForestRegressor(n_estimators=500)")
     b.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    b.add_argument("--folds", nargs="+", type=int, choices=range(5), default=[0, 1, 2, 3, 4],
+                   help="with --matbench: run only these folds (default: all five)")
+    b.add_argument("--fold-log", default=None, metavar="CSV",
+                   help="with --matbench: append each finished fold to this file, and take the folds it already "
+                        "holds from it instead of running them again (an interrupted run resumes)")
     b.add_argument("--data-dir", default=None, help="shared data folder (default: $POLYSRL_DATA_DIR)")
     b.add_argument("--threads", type=int, default=None)
     b.add_argument("--transfer", action="store_true",
