@@ -38,6 +38,13 @@ SCENARIOS: dict[str, tuple[str, str, int, dict]] = {
     # epoch 1 joint, epochs 2 and 3 on the cache that rank 0 computes and broadcasts
     "frozen": ("polysrl", "graph_network_frozen", 3, {"warmup_epochs": 1, "refresh_every": 0}),
     "chgnet": ("polysrl", "chgnet", 2, {}),
+    # a variance stage with every variance lever: mixtures drawn alike on every rank, the frozen anchor
+    "anchored_stage": ("polysrl", "chgnet", 2, {"train_only": "variance_head"}),
+}
+#: name -> loss levers of the scenario's network (ModelConfig fields)
+LEVERS: dict[str, dict] = {
+    "anchored_stage": {"variance_matching": 1.0, "variance_count": 10.0, "variance_mixtures": 0.3,
+                       "variance_anchor": 1.0},
 }
 
 
@@ -58,7 +65,8 @@ def network_for(name: str) -> PolySRLNetwork:
     objective, encoder, _, _ = SCENARIOS[name]
     torch.manual_seed(0)
     return PolySRLNetwork(ModelConfig(hidden_dim=8, objective=objective, structure_encoder=encoder,
-                                      structure_target_dim=EXTERNAL_WIDTH if encoder == "chgnet" else 0))
+                                      structure_target_dim=EXTERNAL_WIDTH if encoder == "chgnet" else 0,
+                                      **LEVERS.get(name, {})))
 
 
 def settings_for(name: str, epochs: int | None = None) -> TrainingSettings:
