@@ -40,6 +40,9 @@ declare -A RUNS=(
   # amendment 8: C27's stage with the starting network's own log-variance added to every variance target
   [C28]="$C14 --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 40"
   [C29]="$C14 --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 2.0 --init-from ${RUNS_DIR:-runs}/C14.ckpt --train-only variance_head --epochs 40"
+  # amendment 9: C14's first stage with a weak anti-collapse term on the batch's mean vectors
+  [C30]="$C14 --decorrelation 0.1"
+  [C31]="$C14 --decorrelation 0.01"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
   # (docs/pretraining.md, "Baseline models")
   [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"
