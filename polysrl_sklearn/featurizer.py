@@ -46,7 +46,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
 
     * ``fit(X)`` without structures does **no training**: it loads the
       ``pretrained`` weights (the shipped Materials-Project model
-      ``polysrl_chgnet_mt_mixtures`` by default, F = 200;
+      ``polysrl_chgnet_mt_anchored`` by default, F = 200;
       a checkpoint path; or ``None`` for a randomly initialised encoder seeded
       by ``random_state``). Inside a Pipeline fitted on a downstream task this
       is leak-free: the labels are never seen.
@@ -72,7 +72,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     ``from_recipe("chgnet_mt")`` is the default model's network (CHGNet structure
     targets: the ``chgnet`` extra; an MP band-gap head: ``pretraining_targets=``),
     before the stage that trained its variance head (recipe
-    ``"chgnet_mt_mixtures"``, run by ``polysrl pretrain --init-from``).
+    ``"chgnet_mt_anchored"``, run by ``polysrl pretrain --init-from``).
 
     ``fit`` is atomic: the fitted attributes are set only once it has
     finished, so an interrupted ``fit`` (Ctrl-C) leaves the estimator as it
@@ -83,9 +83,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     ----------
     pretrained : str, path or None, default="default"
         Weights loaded by ``fit`` when no structures are given: a shipped
-        model name ("polysrl_chgnet_mt_mixtures", alias "default"; the same
+        model name ("polysrl_chgnet_mt_anchored", alias "default"; the same
         network with the previous defaults' variance stages
-        "polysrl_chgnet_mt_count" and "polysrl_chgnet_mt_variance"; before its
+        "polysrl_chgnet_mt_mixtures", "polysrl_chgnet_mt_count" and
+        "polysrl_chgnet_mt_variance"; before its
         variance stage "polysrl_chgnet_mt" and its baselines
         "polysrl_nosample_chgnet_mt", "infomax_chgnet_mt", "graphcl_chgnet_mt",
         "mp_band_gap_chgnet_mt"; the F = 64 model "polysrl" and its

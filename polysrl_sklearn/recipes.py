@@ -221,11 +221,16 @@ RECIPES["chgnet_mt_count"] = RECIPES["chgnet_mt_variance"].replace(
     "polymorphs that CHGNet's vectors place together still count (the representation study's C25); about "
     "14 min on one CPU core", variance_count=10.0)
 RECIPES["chgnet_mt_mixtures"] = RECIPES["chgnet_mt_count"].replace(
-    name="chgnet_mt_mixtures", description="the default model's: as 'chgnet_mt_count', plus a synthetic "
+    name="chgnet_mt_mixtures", description="the previous default's: as 'chgnet_mt_count', plus a synthetic "
     "doped/alloyed mixture of each batch formula with another, pulled to the variance target of both parents' "
     "polymorphs together (--variance-mixtures 0.3), so that compositions between known compounds are more "
     "uncertain than either (the representation study's C27); 51 min on one CPU core shared with two other jobs",
     variance_mixtures=0.3)
+RECIPES["chgnet_mt_anchored"] = RECIPES["chgnet_mt_mixtures"].replace(
+    name="chgnet_mt_anchored", description="the default model's: as 'chgnet_mt_mixtures', but every variance "
+    "target adds the starting chgnet_mt network's own centred log-variance (--variance-anchor 1.0), so the "
+    "stage adds the polymorph and mixture signal to the first stage's uncertainty instead of replacing it (the "
+    "representation study's C28); 38 min on one CPU core beside another stage", variance_anchor=1.0)
 
 #: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
 #: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,

@@ -6,11 +6,12 @@ the objective (:mod:`polysrl_sklearn.objectives`), so comparisons inside a famil
 equal-length:
 
 * recipe ``"chgnet_mt"`` (:mod:`polysrl_sklearn.recipes`): ``polysrl_chgnet_mt`` and the
-  baselines named ``*_chgnet_mt``; and the default, ``polysrl_chgnet_mt_mixtures``
-  (recipe ``"chgnet_mt_mixtures"``, the representation study's selected candidate C27):
+  baselines named ``*_chgnet_mt``; and the default, ``polysrl_chgnet_mt_anchored``
+  (recipe ``"chgnet_mt_anchored"``, the representation study's selected candidate C28):
   ``polysrl_chgnet_mt`` with only its variance head trained further, so its mean
   vectors are ``polysrl_chgnet_mt``'s, bit for bit (so are those of the previous
-  defaults ``polysrl_chgnet_mt_count``, C25, recipe ``"chgnet_mt_count"``, and
+  defaults ``polysrl_chgnet_mt_mixtures``, C27, recipe ``"chgnet_mt_mixtures"``,
+  ``polysrl_chgnet_mt_count``, C25, recipe ``"chgnet_mt_count"``, and
   ``polysrl_chgnet_mt_variance``, C22, recipe ``"chgnet_mt_variance"``);
 * recipe ``"cpu"``: the first default ``polysrl`` (F = 64, 22 epochs) and its
   baselines ``polysrl_nosample``, ``infomax``, ``graphcl``, ``mp_band_gap``.
@@ -21,7 +22,7 @@ Examples
 --------
 >>> from polysrl_sklearn.shipped import canonical_model_name
 >>> canonical_model_name("default"), canonical_model_name("supervised"), canonical_model_name(None)
-('polysrl_chgnet_mt_mixtures', 'mp_band_gap', 'rand_init')
+('polysrl_chgnet_mt_anchored', 'mp_band_gap', 'rand_init')
 """
 
 from __future__ import annotations
@@ -97,13 +98,17 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
                  "formula's polymorphs (variance matching, --variance-count 10); the same mean vectors (the "
                  "study's C25; the default model until C27)"),
     ShippedModel("polysrl_chgnet_mt_mixtures", "polysrl_chgnet_mt_mixtures.pt", "polysrl", "chgnet_mt_mixtures",
-                 "the default model: as polysrl_chgnet_mt_count, with synthetic doped/alloyed mixtures of the "
-                 "batch's formulas in the variance target (--variance-mixtures 0.3); the same mean vectors (the "
-                 "study's C27)"),
+                 "as polysrl_chgnet_mt_count, with synthetic doped/alloyed mixtures of the batch's formulas in the "
+                 "variance target (--variance-mixtures 0.3); the same mean vectors (the study's C27; the default "
+                 "model until C28)"),
+    ShippedModel("polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_anchored.pt", "polysrl", "chgnet_mt_anchored",
+                 "the default model: as polysrl_chgnet_mt_mixtures, with polysrl_chgnet_mt's own log-variance "
+                 "added to every variance target (--variance-anchor 1.0), so the column keeps the first stage's "
+                 "error ranking under the polymorph and mixture signal; the same mean vectors (the study's C28)"),
 ]}
 
 #: Canonical name of the default model (``PolySRLFeaturizer()``, alias ``"default"``).
-DEFAULT_MODEL = "polysrl_chgnet_mt_mixtures"
+DEFAULT_MODEL = "polysrl_chgnet_mt_anchored"
 
 #: Name of the randomly initialised encoder (``pretrained=None``), the paper's "Rand init.".
 RANDOM_INIT = "rand_init"

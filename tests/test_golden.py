@@ -33,7 +33,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name", ["polysrl_chgnet_mt_mixtures", "polysrl_chgnet_mt_count",
+@pytest.mark.parametrize("name", ["polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_mixtures", "polysrl_chgnet_mt_count",
                                   "polysrl_chgnet_mt_variance", "polysrl_chgnet_mt", "polysrl"])
 def test_shipped_model_features_are_bit_identical(one_thread, name):
     golden = json.loads(GOLDEN.read_text())

@@ -98,7 +98,8 @@ def test_variance_count_reaches_the_loss_from_the_featurizer_and_the_cli():
     assert featurizer.network_.config.variance_count == 3.0 and featurizer.network_.loss.variance_count == 3.0
     assert get_recipe("chgnet_mt_variance").variance_count == 0.0  # the previous default's stage: spread alone
     assert get_recipe("chgnet_mt_count").variance_count == 10.0  # the previous default's
-    assert get_recipe("chgnet_mt_mixtures").variance_count == 10.0  # the default's
+    assert get_recipe("chgnet_mt_mixtures").variance_count == 10.0
+    assert get_recipe("chgnet_mt_anchored").variance_count == 10.0  # the default's
     with pytest.raises(ValueError, match="variance_count"):
         PolySRLFeaturizer(pretrained=None, variance_count=-1.0).fit(["NaCl"])
     from polysrl_sklearn.cli import build_parser

@@ -84,9 +84,12 @@ def test_a_stage_recipe_continues_a_checkpoint_and_is_not_a_new_network(tmp_path
     counting = get_recipe("chgnet_mt_count")
     assert counting.architecture() == {**stage.architecture(), "variance_count": 10.0}
     assert counting.training() == stage.training()
-    mixing = get_recipe("chgnet_mt_mixtures")  # the default's stage
+    mixing = get_recipe("chgnet_mt_mixtures")
     assert mixing.architecture() == {**counting.architecture(), "variance_mixtures": 0.3}
     assert mixing.training() == stage.training()
+    anchored = get_recipe("chgnet_mt_anchored")  # the default's stage
+    assert anchored.architecture() == {**mixing.architecture(), "variance_anchor": 1.0}
+    assert anchored.training() == stage.training()
     with pytest.raises(ValueError, match="--init-from"):
         PolySRLFeaturizer.from_recipe("chgnet_mt_variance")
     with pytest.raises(SystemExit, match="--init-from"):
