@@ -43,6 +43,8 @@ declare -A RUNS=(
   # amendment 9: C14's first stage with a weak anti-collapse term on the batch's mean vectors
   [C30]="$C14 --decorrelation 0.1"
   [C31]="$C14 --decorrelation 0.01"
+  # amendment 10: the weight between C30's and C31's
+  [C32]="$C14 --decorrelation 0.02"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
   # (docs/pretraining.md, "Baseline models")
   [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"
