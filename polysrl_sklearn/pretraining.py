@@ -177,9 +177,10 @@ def _read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict] | None:
 ANCHOR_KEY = "variance_anchor_encoder"
 
 
-def stage_start_encoder(network: PolySRLNetwork) -> torch.nn.Module | None:
-    """A frozen copy of ``network``'s stoichiometry encoder when its loss has ``variance_anchor > 0``, else None."""
-    if getattr(network.loss, "variance_anchor", 0.0) <= 0:
+def stage_start_encoder(network: PolySRLNetwork, loss_module: torch.nn.Module) -> torch.nn.Module | None:
+    """A frozen copy of ``network``'s stoichiometry encoder when ``loss_module`` (the objective's loss)
+    has ``variance_anchor > 0``, else None (the objectives without variance levers have none)."""
+    if getattr(loss_module, "variance_anchor", 0.0) <= 0:
         return None
     return copy.deepcopy(network.stoichiometry).requires_grad_(False).eval()
 
@@ -356,7 +357,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     loss_module = objective_loss(network)
     # variance_anchor: a frozen copy of the stoichiometry encoder as the stage starts (a resumed run
     # restores the copy from its checkpoint, not from the weights it has trained since)
-    anchor = stage_start_encoder(network)
+    anchor = stage_start_encoder(network, loss_module)
     # under a process group, rank 0 reads the checkpoint and sends it to every rank
     resumed = (main_then_broadcast(context, functools.partial(_read_checkpoint, checkpoint_path))
                if resume and checkpoint_path is not None else None)
