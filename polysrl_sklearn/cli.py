@@ -317,7 +317,8 @@ def benchmark_command(args: argparse.Namespace) -> int:
     if "seconds" in results:
         for head in heads:
             print(f"{head} head: {results.loc[results['head'] == head, 'seconds'].sum():.0f} s in all")
-    print(f"\nMAE mean (std) over {len(args.seeds)} seeds x 5 folds; frozen features under the head in "
+    folds = f"5 folds (Matbench: {len(args.folds)})" if args.matbench else "5 folds"
+    print(f"\nMAE mean (std) over {len(args.seeds)} seeds x {folds}; frozen features under the head in "
           "brackets, and '+TL' = fine-tuned (x10 for formation_enthalpy, metallic, seebeck; zt: MAE of ZT from "
           "predicted properties)")
     print(markdown_table(results))
