@@ -7,6 +7,7 @@ torch, pandas and pymatgen are imported inside the sub-commands, so that
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shlex
 import sys
@@ -365,9 +366,10 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
         matbench_help = f"; one or more of: {' '.join(MATBENCH_TASKS + MATBENCH_MP_TASKS)}"
     parser = argparse.ArgumentParser(prog="polysrl", description=__doc__.splitlines()[0],
                                      formatter_class=UnbrokenWordsHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("pretrain", formatter_class=UnbrokenWordsHelpFormatter,
-                       help="contrastive pretraining on MP structures")
+    # every sub-command's parser gets the same help layout
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=functools.partial(
+        argparse.ArgumentParser, formatter_class=UnbrokenWordsHelpFormatter))
+    p = sub.add_parser("pretrain", help="contrastive pretraining on MP structures")
     p.add_argument("--data", default=None,
                    help=f"MP structures .jsonl.gz (default: ${structures_env})")
     p.add_argument("--checkpoint", default="polysrl_pretrain.ckpt",
@@ -447,8 +449,7 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=pretrain_command)
-    b = sub.add_parser("benchmark", formatter_class=UnbrokenWordsHelpFormatter,
-                       help="5-fold CV of frozen features + an evaluation head on the wet-lab tasks")
+    b = sub.add_parser("benchmark", help="5-fold CV of frozen features + an evaluation head on the wet-lab tasks")
     b.add_argument("--tasks", nargs="*", default=None,
                    help=f"default: all wet-lab tasks ('--tasks' alone: none){task_help}")
     b.add_argument("--matbench", nargs="*", default=None,
@@ -488,12 +489,11 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                    help="with --table-from: these runs replace the (task, method, head) rows they share with it, "
                         "e.g. a method re-run after its model changed")
     b.set_defaults(handler=benchmark_command)
-    e = sub.add_parser("export", formatter_class=UnbrokenWordsHelpFormatter,
-                       help="small stoichiometry-only model from a full checkpoint")
+    e = sub.add_parser("export", help="small stoichiometry-only model from a full checkpoint")
     e.add_argument("checkpoint")
     e.add_argument("output")
     e.set_defaults(handler=export_command)
-    add_featurize_parser(sub).formatter_class = UnbrokenWordsHelpFormatter
+    add_featurize_parser(sub)
     return parser
 
 
