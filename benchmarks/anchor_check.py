@@ -25,12 +25,9 @@ import time
 import numpy as np
 from scipy.stats import spearmanr
 
-from polysrl_sklearn.benchmark import representation_maes
-from polysrl_sklearn.composition import parse_composition
-from polysrl_sklearn.datasets import load_mp_dft_band_gap, mp_polymorph_counts
-from polysrl_sklearn.mixtures import batch_mixtures, composition_formula
+from polysrl_sklearn.datasets import mp_polymorph_counts
 from polysrl_sklearn.model_cache import cached_featurizer
-from polysrl_sklearn.validation import held_out_formulas, uncertainty_auroc
+from polysrl_sklearn.validation import held_out_formulas, held_out_mixtures, held_out_mp_gap_errors, uncertainty_auroc
 
 
 def main() -> None:
@@ -43,24 +40,18 @@ def main() -> None:
     args = parser.parse_args()
 
     started = time.perf_counter()
-    formulas = held_out_formulas(args.stage)
+    formulas, mixtures, _ = held_out_mixtures(args.stage)
     if formulas != held_out_formulas(args.first):
         raise SystemExit("the two models hold out different formulas")
     counts = mp_polymorph_counts(args.data_dir).reindex(formulas).fillna(1).to_numpy()
-    mixed, _ = batch_mixtures([parse_composition(f) for f in formulas], np.random.default_rng(0))
-    mixtures = [composition_formula(parsed) for parsed in mixed]
     first, stage = cached_featurizer(args.first), cached_featurizer(args.stage)
     log_first = np.log(first.transform(formulas)[:, -1])
     log_stage = np.log(stage.transform(formulas)[:, -1])
     log_first_mixed = np.log(first.transform(mixtures)[:, -1])
     log_stage_mixed = np.log(stage.transform(mixtures)[:, -1])
 
-    gaps = load_mp_dft_band_gap(args.data_dir).set_index("composition")["target"]
-    with_gap = np.array([f in gaps.index for f in formulas])
-    gap_formulas = [f for f, known in zip(formulas, with_gap) if known]
-    y = gaps.loc[gap_formulas].to_numpy()
-    _, predictions = representation_maes(str(args.first), gap_formulas, y, [0], head="paper")
-    errors = np.abs(predictions[0] - y)
+    gap_formulas, _, _, errors = held_out_mp_gap_errors(args.first, args.data_dir)
+    with_gap = np.isin(formulas, gap_formulas)
 
     centre = log_first.mean()
     print(f"{len(formulas)} held-out formulas ({(counts >= 2).mean():.1%} polymorphic), "

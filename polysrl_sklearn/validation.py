@@ -79,6 +79,20 @@ def held_out_measures(model: str | os.PathLike, data_dir: str | os.PathLike | No
             "median_over_ceiling": median / VARIANCE_CEILING}
 
 
+def held_out_mixtures(model: str | os.PathLike, seed: int = 0) -> tuple[list[str], list[str], np.ndarray]:
+    """``model``'s held-out MP formulas, one synthetic mixture hosted by each, and each mixture's guest.
+
+    The mixtures are drawn by :func:`polysrl_sklearn.mixtures.batch_mixtures`, as in training
+    (another held-out formula as guest, share log-uniform in 1-50 %), seeded by ``seed``.
+    """
+    from .composition import parse_composition
+    from .mixtures import batch_mixtures, composition_formula
+
+    formulas = held_out_formulas(model)
+    mixed_parsed, partner = batch_mixtures([parse_composition(f) for f in formulas], np.random.default_rng(seed))
+    return formulas, [composition_formula(parsed) for parsed in mixed_parsed], np.asarray(partner)
+
+
 def held_out_mixture_measures(model: str | os.PathLike, seed: int = 0) -> dict[str, float]:
     """Synthetic mixtures of the held-out MP formulas: is a mixture more uncertain than a compound?
 
@@ -87,18 +101,39 @@ def held_out_mixture_measures(model: str | os.PathLike, seed: int = 0) -> dict[s
     in 1-50 %, seeded by ``seed``). Returns the AUROC of the uncertainty for the mixtures against the
     held-out formulas, and the share of mixtures more uncertain than both of their parents.
     """
-    from .composition import parse_composition
-    from .mixtures import batch_mixtures, composition_formula
     from .model_cache import cached_featurizer
 
-    formulas = held_out_formulas(model)
-    mixed_parsed, partner = batch_mixtures([parse_composition(f) for f in formulas], np.random.default_rng(seed))
-    mixtures = [composition_formula(parsed) for parsed in mixed_parsed]
+    formulas, mixtures, partner = held_out_mixtures(model, seed)
     featurizer = cached_featurizer(model)
     compounds, mixed = featurizer.transform(formulas)[:, -1], featurizer.transform(mixtures)[:, -1]
     labels = np.r_[np.zeros(len(compounds), bool), np.ones(len(mixed), bool)]
     return {"mixture_auroc": uncertainty_auroc(np.r_[compounds, mixed], labels),
             "mixture_above_parents": float(np.mean(mixed > np.maximum(compounds, compounds[partner])))}
+
+
+def held_out_mp_gap_errors(model: str | os.PathLike, data_dir: str | os.PathLike | None = None, seed: int = 0
+                           ) -> tuple[list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """MP DFT band gap of ``model``'s held-out formulas under its frozen features + the paper's head (5-fold CV).
+
+    Returns
+    -------
+    formulas : list of str
+        The held-out formulas that have an MP band gap.
+    y : ndarray
+        Their band gaps.
+    fold_maes : ndarray
+        The MAE of each fold.
+    errors : ndarray
+        The absolute out-of-fold error of each formula.
+    """
+    from .benchmark import representation_maes
+    from .datasets import load_mp_dft_band_gap
+
+    gaps = load_mp_dft_band_gap(data_dir).set_index("composition")["target"]
+    formulas = [f for f in held_out_formulas(model) if f in gaps.index]
+    y = gaps.loc[formulas].to_numpy()
+    fold_maes, predictions = representation_maes(str(model), formulas, y, [seed], head="paper")
+    return formulas, y, np.asarray(fold_maes), np.abs(predictions[seed] - y)
 
 
 def held_out_mp_gap_mae(model: str | os.PathLike, data_dir: str | os.PathLike | None = None, seed: int = 0,
@@ -109,16 +144,12 @@ def held_out_mp_gap_mae(model: str | os.PathLike, data_dir: str | os.PathLike | 
     error (``mp_gap_spearman``; the validation counterpart of the wet-lab band-gap check).
     """
     from .benchmark import MAGPIE, representation_maes
-    from .datasets import load_mp_dft_band_gap
     from .model_cache import cached_featurizer
 
-    gaps = load_mp_dft_band_gap(data_dir).set_index("composition")["target"]
-    formulas = [f for f in held_out_formulas(model) if f in gaps.index]
-    y = gaps.loc[formulas].to_numpy()
-    model_maes, predictions = representation_maes(str(model), formulas, y, [seed], head="paper")
+    formulas, y, model_maes, errors = held_out_mp_gap_errors(model, data_dir, seed)
     magpie_maes, _ = representation_maes(MAGPIE, formulas, y, [seed], magpie_cache, head="paper")
     uncertainty = cached_featurizer(model).transform(formulas)[:, -1]
-    rho = spearmanr(uncertainty, np.abs(predictions[seed] - y)).statistic
+    rho = spearmanr(uncertainty, errors).statistic
     return {"mp_gap_rows": len(formulas), "mp_gap_mae": float(np.mean(model_maes)),
             "mp_gap_magpie_mae": float(np.mean(magpie_maes)), "mp_gap_spearman": float(rho)}
 
