@@ -264,19 +264,19 @@ def run_matbench(tasks: Sequence[str], methods: Sequence[str], folds: Sequence[i
                     for fold in folds:
                         key = (task, method, head, int(seed), int(fold))
                         logged = done.get(key) if done is not None else None
-                        if logged is not None:
-                            maes.append(logged[0])
-                            logged_seconds += logged[1]
-                            log(f"matbench {task:<22} {method:<18} {head:<6} seed {seed} fold {fold} "
-                                f"MAE {maes[-1]:.4f}  (from the fold log, {logged[1]:.0f}s)")
-                            continue
-                        fold_started = time.time()
-                        maes.append(matbench_fold_mae(task, method, fold, data_dir, seed=seed,
-                                                      magpie_cache=magpie_cache, head=head))
-                        if done is not None:
-                            done.record(key, maes[-1], time.time() - fold_started)
-                        log(f"matbench {task:<22} {method:<18} {head:<6} seed {seed} fold {fold} "
-                            f"MAE {maes[-1]:.4f}  {time.time() - started:.0f}s")
+                        if logged is None:
+                            fold_started = time.time()
+                            mae = matbench_fold_mae(task, method, fold, data_dir, seed=seed,
+                                                    magpie_cache=magpie_cache, head=head)
+                            if done is not None:
+                                done.record(key, mae, time.time() - fold_started)
+                            when = f"{time.time() - started:.0f}s"
+                        else:
+                            mae, seconds = logged
+                            logged_seconds += seconds
+                            when = f"(from the fold log, {seconds:.0f}s)"
+                        maes.append(mae)
+                        log(f"matbench {task:<22} {method:<18} {head:<6} seed {seed} fold {fold} MAE {mae:.4f}  {when}")
                 maes = np.array(maes)
                 rows.append({"task": f"matbench_{task}", "method": method, "head": head, "mae_mean": maes.mean(),
                              "mae_std": maes.std(), "n": len(maes),
