@@ -1,11 +1,16 @@
 # The representation study's candidates (docs/pretraining.md, "Representation study" and its
 # amendments): the `polysrl pretrain` flags of each id, added to the common settings.
-# Sourced by benchmarks/gpu/study.sh and benchmarks/study_cpu.sh; needs MP_GAPS (mp-non-metals.csv).
+# Sourced by benchmarks/gpu/study.sh and benchmarks/study_cpu.sh; needs MP_GAPS (mp-non-metals.csv)
+# and, for C33 and C34, MP_E_FORM (CrabNet's Matbench mp_e_form.csv).
 SPECIES="--structure-encoder species_graph_network_frozen"
 C4="$SPECIES --decorrelation 1.0 --element-skip"
 GAPS="--property-table $MP_GAPS --composition-column composition --target-column band_gap"
 C13="--structure-encoder chgnet --element-skip --element-features both"
 C14="$C13 --multitask-weight 0.1 $GAPS"
+# amendment 11: a second head, the MP DFT formation energy (lowest entry per formula)
+GAPS_E_FORM="--property-table $MP_GAPS $MP_E_FORM --composition-column composition formula
+  --target-column band_gap target --target-reduce mean min"
+C33="$C13 --multitask-weight 0.1 $GAPS_E_FORM"
 declare -A RUNS=(
   [C1]="--structure-encoder graph_network_frozen"
   [C2]="$SPECIES"
@@ -45,6 +50,9 @@ declare -A RUNS=(
   [C31]="$C14 --decorrelation 0.01"
   # amendment 10: the weight between C30's and C31's
   [C32]="$C14 --decorrelation 0.02"
+  # amendment 11: C14 plus a formation-energy head, and that with C31's decorrelation weight
+  [C33]="$C33"
+  [C34]="$C33 --decorrelation 0.01"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
   # (docs/pretraining.md, "Baseline models")
   [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"

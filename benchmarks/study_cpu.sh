@@ -8,6 +8,7 @@ set -eo pipefail
 : "${POLYSRL_MP_STRUCTURES:?set POLYSRL_MP_STRUCTURES to mp_structures_id_lt2M.jsonl.gz}"
 : "${CANDIDATES:?name the candidates, e.g. CANDIDATES=\"C11 C12\"}"
 MP_GAPS=${MP_GAPS:-${POLYSRL_DATA_DIR:?set POLYSRL_DATA_DIR}/CompRhys_roost/mp-non-metals.csv}
+MP_E_FORM=${MP_E_FORM:-$POLYSRL_DATA_DIR/pypi_crabnet-2.0.8/matbench/mp_e_form.csv}
 RUNS_DIR=${RUNS_DIR:-runs}; CACHE_DIR=${CACHE_DIR:-$HOME/.cache/polysrl}
 mkdir -p "$RUNS_DIR"
 COMMON="--data $POLYSRL_MP_STRUCTURES --cache-dir $CACHE_DIR --device cpu --threads 1 --n-jobs 1 --seed 0

@@ -27,6 +27,7 @@ from .recipes import (
     DEFAULT_RECIPE,
     PRECISIONS,
     RECIPES,
+    TARGET_REDUCTIONS,
     TRAINABLE_PARTS,
     TRAINING_FIELDS,
     get_recipe,
@@ -133,9 +134,11 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     if from_targets:
         if not args.property_table:
             raise SystemExit("--objective supervised needs --property-table CSV (e.g. mp-non-metals.csv)")
-        table = pd.read_csv(args.property_table, nrows=args.limit)
-        corpus = corpus_from_property_table(table[args.composition_column].tolist(),
-                                            table[args.target_column].to_numpy())
+        if len(args.property_table) != 1:
+            raise SystemExit("--objective supervised pretrains on one property: give one --property-table")
+        table = pd.read_csv(args.property_table[0], nrows=args.limit)
+        corpus = corpus_from_property_table(table[args.composition_column[0]].tolist(),
+                                            table[args.target_column[0]].to_numpy())
     else:
         with main_first(context):  # rank 0 builds the graph cache, the other ranks read it
             corpus = corpus_from_mp_jsonl(args.data, args.limit, recipe.cutoff, recipe.max_neighbors, args.n_jobs,
@@ -143,11 +146,11 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
         if recipe.multitask_weight > 0:
             if not args.property_table:
                 raise SystemExit("--multitask-weight needs --property-table CSV (e.g. mp-non-metals.csv)")
-            table = pd.read_csv(args.property_table)
-            corpus = with_formula_targets(corpus, table[args.composition_column].tolist(),
-                                          table[args.target_column].to_numpy(dtype=float))
-            print(f"multi-task targets for {int(np.isfinite(corpus.targets).sum())} of {len(corpus.formulas)} "
-                  "formulas (held-out formulas' targets are not trained on)", flush=True)
+            compositions, values = property_columns(args)
+            corpus = with_formula_targets(corpus, compositions, values, args.target_reduce)
+            known = np.isfinite(corpus.targets.reshape(len(corpus.formulas), -1)).sum(axis=0)
+            print(f"multi-task targets ({', '.join(args.target_column)}) for {', '.join(map(str, known))} of "
+                  f"{len(corpus.formulas)} formulas (held-out formulas' targets are not trained on)", flush=True)
     held_out = split_holdout(corpus.formulas, args.holdout, args.seed)
     train_corpus = corpus.subset_formulas(~held_out)
     graph_seconds = time.time() - started
@@ -160,7 +163,9 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
         all_vectors = main_then_broadcast(context, lambda: external_structure_vectors(args, corpus))
         structure_vectors = all_vectors[np.flatnonzero(~held_out[corpus.formula_of_structure])]
     config = ModelConfig(**recipe.architecture(), objective=args.objective,
-                         structure_target_dim=0 if structure_vectors is None else int(structure_vectors.shape[1]))
+                         structure_target_dim=0 if structure_vectors is None else int(structure_vectors.shape[1]),
+                         property_count=1 if corpus.targets is None or corpus.targets.ndim == 1
+                         else int(corpus.targets.shape[1]))
     torch.manual_seed(args.seed)
     network = PolySRLNetwork(config)
     settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision,
@@ -202,6 +207,40 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
         print(f"exported stoichiometry encoder to {args.export}")
     print(json.dumps(history[-1], default=float))
     return 0
+
+
+def property_columns(args: argparse.Namespace) -> tuple[list[str], np.ndarray]:
+    """The compositions of every ``--property-table`` row and their targets, one column per table.
+
+    Returns the tables' composition cells in order and an array (rows, tables)
+    holding each row's property in its table's column and NaN in the others.
+    """
+    import numpy as np
+    import pandas as pd
+
+    tables = args.property_table
+    columns = {}
+    for option in ("composition_column", "target_column", "target_reduce"):
+        given = getattr(args, option)
+        if len(given) not in (1, len(tables)):
+            raise SystemExit(f"--{option.replace('_', '-')} takes one value or one per --property-table "
+                             f"({len(tables)}); got {len(given)}")
+        columns[option] = given * len(tables) if len(given) == 1 else given
+    args.target_reduce = columns["target_reduce"]
+    compositions: list[str] = []
+    blocks = []
+    for i, path in enumerate(tables):
+        table = pd.read_csv(path)
+        for option in ("composition_column", "target_column"):
+            if columns[option][i] not in table.columns:
+                raise SystemExit(f"--property-table {path} has no column {columns[option][i]!r} "
+                                 f"(columns: {', '.join(map(str, table.columns))})")
+        compositions += table[columns["composition_column"][i]].tolist()
+        block = np.full((len(table), len(tables)), np.nan)
+        block[:, i] = table[columns["target_column"][i]].to_numpy(dtype=float)
+        blocks.append(block)
+    values = np.concatenate(blocks)
+    return compositions, values[:, 0] if len(tables) == 1 else values
 
 
 def initialise_from(network, path: str, held_out_formulas: list[str]) -> dict:
@@ -387,10 +426,16 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--paper", dest="recipe", action="store_const", const="paper",
                    help="alias of --recipe paper")
     p.add_argument("--objective", default="polysrl", choices=objectives)
-    p.add_argument("--property-table", default=None,
-                   help="CSV of compositions and a DFT property, for --objective supervised")
-    p.add_argument("--composition-column", default="composition")
-    p.add_argument("--target-column", default="band_gap")
+    p.add_argument("--property-table", nargs="+", default=None, metavar="CSV",
+                   help="CSV(s) of compositions and a DFT property: --objective supervised's target (one table), or "
+                        "--multitask-weight's heads (one head per table)")
+    p.add_argument("--composition-column", nargs="+", default=["composition"], metavar="COLUMN",
+                   help="composition column of each --property-table (one name: the same in all)")
+    p.add_argument("--target-column", nargs="+", default=["band_gap"], metavar="COLUMN",
+                   help="property column of each --property-table (one name: the same in all)")
+    p.add_argument("--target-reduce", nargs="+", default=["mean"], choices=list(TARGET_REDUCTIONS),
+                   help="how the rows of one formula become its multi-task target, per table: their mean or their "
+                        "lowest value (e.g. the ground-state formation energy)")
     p.add_argument("--hidden-dim", type=int, default=None)
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)

@@ -15,7 +15,7 @@ from pymatgen.core import Composition, Structure
 
 from .composition import ParsedComposition, parse_composition
 from .crystal_graph import CrystalGraphSet, build_graph_set, graph_cache_key
-from .recipes import DEFAULTS
+from .recipes import DEFAULTS, TARGET_REDUCTIONS
 
 MP_STRUCTURES_ENV = "POLYSRL_MP_STRUCTURES"
 
@@ -38,10 +38,10 @@ class StructureCorpus:
         Identifier of each structure (e.g. material id).
     dropped : dict
         Reason -> identifiers of input structures left out (reported, never silent).
-    targets : ndarray (n_formulas,), optional
+    targets : ndarray (n_formulas,) or (n_formulas, n_properties), optional
         A property per formula: the ``supervised`` objective's target, or the
-        auxiliary target of a multi-task contrastive run (``multitask_weight``;
-        NaN where a formula has none).
+        auxiliary targets of a multi-task contrastive run (``multitask_weight``;
+        one column per property head, NaN where a formula has none).
     """
 
     formulas: list[str]
@@ -253,28 +253,57 @@ def corpus_from_property_table(compositions: Sequence[Any], targets: Sequence[fl
                            np.arange(len(formulas)), empty, formulas, targets=means.astype(np.float32))
 
 
-def with_formula_targets(corpus: StructureCorpus, compositions: Sequence[Any],
-                         values: Sequence[float]) -> StructureCorpus:
-    """``corpus`` with ``targets``: the mean of ``values`` over the rows of each corpus formula, NaN for the rest.
+def with_formula_targets(corpus: StructureCorpus, compositions: Sequence[Any], values: Any,
+                         reduce: str | Sequence[str] = "mean") -> StructureCorpus:
+    """``corpus`` with ``targets``: ``values`` reduced over the rows of each corpus formula, NaN for the rest.
 
     Rows are matched by pymatgen reduced formula; rows whose formula is not in
-    the corpus are ignored (they have no structure to pretrain on).
+    the corpus are ignored (they have no structure to pretrain on), and so are
+    NaN values (a row may carry some properties and not others).
 
     Parameters
     ----------
     corpus : StructureCorpus
     compositions : sequence of str or Composition
-    values : sequence of float
+    values : array-like of shape (n_rows,) or (n_rows, n_properties)
+        One property (the targets are then one-dimensional) or one column
+        per property head.
+    reduce : {"mean", "min"} or sequence of them, default="mean"
+        How the rows of one formula become its target, per column: their
+        mean, or their lowest value (for instance the ground-state polymorph's
+        formation energy).
+
+    Returns
+    -------
+    StructureCorpus
     """
+    table = np.asarray(values, dtype=np.float64)
+    if table.ndim not in (1, 2) or len(table) != len(compositions):
+        raise ValueError(f"values must have shape ({len(compositions)},) or ({len(compositions)}, n_properties); "
+                         f"got {table.shape}")
+    columns = table.reshape(len(table), -1)
+    reductions = [reduce] * columns.shape[1] if isinstance(reduce, str) else list(reduce)
+    if len(reductions) != columns.shape[1] or any(r not in TARGET_REDUCTIONS for r in reductions):
+        raise ValueError(f"reduce must be one of {TARGET_REDUCTIONS} or one per property column "
+                         f"({columns.shape[1]}); got {reduce!r}")
     position = {f: i for i, f in enumerate(corpus.formulas)}
-    sums = np.zeros(len(corpus.formulas))
-    counts = np.zeros(len(corpus.formulas))
-    for item, value in zip(compositions, values):
-        formula = (item if isinstance(item, Composition) else Composition(item)).reduced_formula
-        i = position.get(formula)
-        if i is not None and np.isfinite(value):
-            sums[i] += value
-            counts[i] += 1
-    targets = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan).astype(np.float32)
+    row_of: dict[Any, int] = {}  # tables repeat formulas (polymorphs): parse each distinct item once
+    for item in compositions:
+        if item not in row_of:
+            row_of[item] = position.get((item if isinstance(item, Composition) else Composition(item)).reduced_formula,
+                                        -1)
+    rows = np.array([row_of[item] for item in compositions], dtype=np.int64)
+    targets = np.full((len(corpus.formulas), columns.shape[1]), np.nan)
+    for column, reduction in enumerate(reductions):
+        keep = (rows >= 0) & np.isfinite(columns[:, column])
+        owner, value = rows[keep], columns[keep, column]
+        counts = np.bincount(owner, minlength=len(corpus.formulas))
+        if reduction == "mean":
+            reduced = np.bincount(owner, weights=value, minlength=len(corpus.formulas)) / np.maximum(counts, 1)
+        else:
+            reduced = np.full(len(corpus.formulas), np.inf)
+            np.minimum.at(reduced, owner, value)
+        targets[:, column] = np.where(counts > 0, reduced, np.nan)
+    targets = targets.astype(np.float32)
     return StructureCorpus(corpus.formulas, corpus.parsed, corpus.formula_of_structure, corpus.graphs,
-                           corpus.names, dict(corpus.dropped), targets)
+                           corpus.names, dict(corpus.dropped), targets[:, 0] if table.ndim == 1 else targets)

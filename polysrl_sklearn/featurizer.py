@@ -157,9 +157,9 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     decorrelation : float or None, default=None (new networks: 0.0)
         Weight of the VICReg-style variance-covariance penalty on the batch's mean vectors.
     multitask_weight : float or None, default=None (new networks: 0.0)
-        Weight of an auxiliary L1 head on a DFT property during contrastive
-        pretraining; the property is ``pretraining_targets`` given to ``fit``
-        beside ``structures`` (NaN where unknown).
+        Weight of each auxiliary L1 head on a DFT property during contrastive
+        pretraining; the properties are ``pretraining_targets`` given to
+        ``fit`` beside ``structures``, one head per column (NaN where unknown).
     epochs : int, default=22
     batch_size : int, default=256
         Formulas per pretraining batch.
@@ -395,8 +395,11 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         structures : sequence of pymatgen Structure, optional
             ``structures[i]`` is a crystal of composition ``X[i]``. Several
             structures of one reduced formula are polymorphs.
-        pretraining_targets : sequence of float, optional
-            A DFT property of each composition, for ``objective="supervised"``.
+        pretraining_targets : array-like of shape (n_samples,) or (n_samples, n_properties), optional
+            A DFT property of each composition, for ``objective="supervised"``
+            (one property); with ``multitask_weight > 0``, the targets of the
+            property heads, one column per head (NaN where unknown; the rows of
+            one formula are averaged).
         checkpoint : path, optional
             When pretraining: write a full checkpoint here after every epoch,
             and resume from it if the file exists (as ``polysrl pretrain
@@ -447,7 +450,12 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                                             self.n_jobs, self.graph_cache_dir, self.verbose)
             if multitask:
                 corpus = with_formula_targets(corpus, items, np.asarray(pretraining_targets, dtype=float))
+                config = dataclasses.replace(config, property_count=1 if corpus.targets.ndim == 1
+                                             else int(corpus.targets.shape[1]))
         elif pretraining_targets is not None:
+            if np.ndim(pretraining_targets) != 1:
+                raise ValueError("objective='supervised' pretrains on one property: pretraining_targets must be "
+                                 f"one-dimensional, got shape {np.shape(pretraining_targets)}")
             corpus = corpus_from_property_table(items, pretraining_targets)
         else:
             corpus = None

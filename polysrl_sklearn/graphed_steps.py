@@ -140,9 +140,12 @@ class PaddedBatch:
         Hold crystal graphs (joint epochs); otherwise the structures' rows of a cache.
     species : bool
         Hold the atoms' atomic numbers (species-aware structure side).
+    target_shape : tuple of int, default=()
+        Shape of one formula's multi-task targets: () for one property, (k,) for k.
     """
 
-    def __init__(self, sizes: PaddedSizes, device: torch.device, with_graphs: bool, species: bool) -> None:
+    def __init__(self, sizes: PaddedSizes, device: torch.device, with_graphs: bool, species: bool,
+                 target_shape: tuple[int, ...] = ()) -> None:
         long = {"dtype": torch.long, "device": device}
         real = {"dtype": torch.float32, "device": device}
         self.sizes = sizes
@@ -153,7 +156,7 @@ class PaddedBatch:
         self.edge_weight = torch.zeros(sizes.stoichiometry_edges, **real)
         self.owner = torch.zeros(sizes.structures, **long)
         self.structure_ids = torch.zeros(sizes.structures, **long)
-        self.targets = torch.full((sizes.formulas,), float("nan"), **real)
+        self.targets = torch.full((sizes.formulas, *target_shape), float("nan"), **real)
         self.with_graphs = with_graphs
         if with_graphs:
             self.crystal_edges = torch.zeros(2, sizes.crystal_edges, **long)
@@ -173,8 +176,9 @@ class PaddedBatch:
         _fill(self.edge_weight, stoichiometry.edge_weight, 0.0)
         _fill(self.owner, step.owner_on_device, n)
         _fill(self.structure_ids, step.structures_on_device, 0)
-        if data.targets is not None:
-            _fill(self.targets, data.formula_targets(step), float("nan"))
+        if data.targets is not None:  # (formulas,) or (formulas, properties): padded along the formulas
+            self.targets[:n].copy_(data.formula_targets(step))
+            self.targets[n:].fill_(float("nan"))
         if self.with_graphs:
             crystals = data.graphs.gather(step.structures, step.structures_on_device)
             atoms = crystals.batch.shape[0]
@@ -259,7 +263,8 @@ class GraphedEpoch:
         with_graphs = self.data.cached is None
         sizes = PaddedSizes.of(self.data, steps, with_graphs)
         species = with_graphs and getattr(self.network.structure, "species_aware", False)
-        padded = PaddedBatch(sizes, self.data.device, with_graphs, species)
+        target_shape = () if self.data.targets is None else tuple(self.data.targets.shape[1:])
+        padded = PaddedBatch(sizes, self.data.device, with_graphs, species, target_shape)
         warmup, rest = steps[:self.warmup_steps], steps[self.warmup_steps:]
         side = torch.cuda.Stream(self.data.device)
         side.wait_stream(torch.cuda.current_stream(self.data.device))

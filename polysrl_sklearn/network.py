@@ -60,8 +60,10 @@ class ModelConfig:
     #: Scale of the stage-start log-variance added to the variance targets (0: off).
     variance_anchor: float = DEFAULTS.variance_anchor
     decorrelation: float = DEFAULTS.decorrelation
-    #: Weight of the auxiliary L1 head on a per-formula DFT property (multi-task pretraining; 0: off).
+    #: Weight of each auxiliary L1 head on a per-formula DFT property (multi-task pretraining; 0: off).
     multitask_weight: float = DEFAULTS.multitask_weight
+    #: Number of those heads (one output of ``property_head`` per property column of the targets).
+    property_count: int = 1
 
 
 class PolySRLNetwork(nn.Module):
@@ -100,7 +102,7 @@ class PolySRLNetwork(nn.Module):
                                         config.variance_matching, config.variance_count,
                                         config.variance_mixtures, config.variance_anchor)
         if objective.pretrains_from == "targets" or config.multitask_weight > 0:
-            self.property_head = nn.Linear(config.hidden_dim, 1)
+            self.property_head = nn.Linear(config.hidden_dim, config.property_count)
         # cached vectors of another width reach the loss through a trainable linear map; without
         # their width (a random init, an objective that reads no structures) there is none to train
         self.structure_projection = (nn.Linear(config.structure_target_dim, config.hidden_dim)

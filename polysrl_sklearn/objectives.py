@@ -217,19 +217,26 @@ def variance_covariance_penalty(vectors: torch.Tensor, eps: float = 1e-4) -> tor
 
 
 def multitask_l1(predicted: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error over the rows whose target is known (NaN: unknown; 0 when none is)."""
+    """Sum over property columns of each column's mean absolute error over its known rows.
+
+    ``predicted`` and ``targets`` are (n,) for one property or (n, n_properties);
+    NaN targets are unknown, and a column with no known row adds 0.
+    """
     known = torch.isfinite(targets)
     errors = torch.where(known, (predicted - torch.nan_to_num(targets)).abs(), torch.zeros_like(predicted))
-    return errors.sum() / known.sum().clamp(min=1)
+    if targets.dim() == 1:
+        return errors.sum() / known.sum().clamp(min=1)
+    return (errors.sum(dim=0) / known.sum(dim=0).clamp(min=1)).sum()
 
 
 def add_multitask_term(network: PolySRLNetwork, loss: torch.Tensor, parts: dict, mean: torch.Tensor,
                        targets: torch.Tensor) -> torch.Tensor:
-    """``loss`` plus ``multitask_weight`` times the property head's :func:`multitask_l1` on ``mean``.
+    """``loss`` plus ``multitask_weight`` times the property heads' :func:`multitask_l1` on ``mean``.
 
     The unweighted term is recorded in ``parts["multitask"]`` (detached).
     """
-    auxiliary = multitask_l1(network.property_head(mean).float().squeeze(-1), targets)
+    predicted = network.property_head(mean).float()
+    auxiliary = multitask_l1(predicted.squeeze(-1) if targets.dim() == 1 else predicted, targets)
     parts["multitask"] = auxiliary.detach()
     return loss + network.config.multitask_weight * auxiliary
 

@@ -55,6 +55,8 @@ LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 TRAINABLE_PARTS: tuple[str, ...] = ("all", "variance_head")
 #: ``TrainingSettings.precision`` choices (CUDA arithmetic; not part of a recipe).
 PRECISIONS: tuple[str, ...] = ("fp32", "tf32", "bf16")
+#: How the rows of one formula in a property table become its multi-task target (not part of a recipe).
+TARGET_REDUCTIONS: tuple[str, ...] = ("mean", "min")
 #: Recipe fields that ``PolySRLFeaturizer`` does not expose as parameters (fixed by the recipe).
 _NOT_FEATURIZER_PARAMETERS: frozenset[str] = frozenset({"set2set_steps", "num_gaussians", "train_only"})
 
