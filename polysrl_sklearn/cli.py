@@ -286,8 +286,23 @@ def export_command(args: argparse.Namespace) -> int:
         network, payload = load_checkpoint(args.checkpoint)
     except (ModelFileError, FileNotFoundError) as exc:
         raise SystemExit(f"polysrl export: {exc}") from None
-    keep = {k: payload[k] for k in ("history", "settings", "held_out_formulas", "corpus") if k in payload}
-    save_checkpoint(args.output, network, extra=keep)
+    keep = {k: payload[k] for k in ("history", "settings", "held_out_formulas", "corpus", "graph_seconds")
+            if k in payload}
+    if args.delta_of is None:
+        save_checkpoint(args.output, network, extra=keep)
+    else:
+        from .model_files import write_delta
+        from .network import CHECKPOINT_FORMAT
+
+        complete = Path(f"{args.output}.complete.tmp")
+        save_checkpoint(complete, network, extra=keep)
+        try:
+            counts = write_delta(complete, args.delta_of, args.output, CHECKPOINT_FORMAT)
+        except (ModelFileError, FileNotFoundError) as exc:
+            raise SystemExit(f"polysrl export --delta-of: {exc}") from None
+        finally:
+            complete.unlink(missing_ok=True)
+        print(f"{counts['stored']} weight tensors stored, {counts['shared']} taken from {args.delta_of}")
     print(f"exported {args.checkpoint} ({network.config.objective}, F={network.config.hidden_dim}, "
           f"{len(payload.get('history', []))} epochs) to {args.output}")
     return 0
@@ -535,8 +550,11 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                         "e.g. a method re-run after its model changed")
     b.set_defaults(handler=benchmark_command)
     e = sub.add_parser("export", help="small stoichiometry-only model from a full checkpoint")
-    e.add_argument("checkpoint")
+    e.add_argument("checkpoint", help="a full checkpoint (or a model file)")
     e.add_argument("output")
+    e.add_argument("--delta-of", default=None, metavar="BASE",
+                   help="store only the weights that differ from the model file BASE, which must be in OUTPUT's "
+                        "folder and is read whenever OUTPUT is loaded (e.g. a variance stage on its first stage)")
     e.set_defaults(handler=export_command)
     add_featurize_parser(sub)
     return parser

@@ -121,3 +121,87 @@ def test_a_copy_of_a_shipped_model_loads_like_the_original(tmp_path):
     copy = shutil.copy(SHIPPED_MODELS["default"], tmp_path / "copy.pt")
     np.testing.assert_array_equal(PolySRLFeaturizer(pretrained=copy).fit([]).transform(FORMULAS),
                                   PolySRLFeaturizer().fit([]).transform(FORMULAS))
+
+
+def _variance_stage_of(model: Path, target: Path) -> Path:
+    """``model`` with its variance head redrawn (the shape of a variance stage on a first stage)."""
+    network, payload = load_checkpoint(model)
+    torch.manual_seed(1)
+    network.stoichiometry.var_out.reset_parameters()
+    from polysrl_sklearn.network import save_checkpoint
+
+    save_checkpoint(target, network, extra={"history": [{"epoch": 1}]})
+    return target
+
+
+def test_a_delta_stores_only_the_changed_weights_and_loads_bit_for_bit(saved_model, tmp_path):
+    from polysrl_sklearn.model_files import BASE_KEY, write_delta
+    from polysrl_sklearn.network import CHECKPOINT_FORMAT
+
+    base = Path(shutil.copy(saved_model, tmp_path / "first.pt"))
+    stage = _variance_stage_of(base, tmp_path / "elsewhere" / "stage.pt")
+    counts = write_delta(stage, base, tmp_path / "stage_delta.pt", CHECKPOINT_FORMAT)
+    stored = torch.load(tmp_path / "stage_delta.pt", weights_only=True)
+    assert stored[BASE_KEY] == "first.pt" and set(stored["state_dict"]) == {"stoichiometry.var_out.weight",
+                                                                             "stoichiometry.var_out.bias"}
+    assert counts == {"stored": 2, "shared": len(torch.load(stage, weights_only=True)["state_dict"]) - 2}
+    original, payload = load_checkpoint(stage)
+    completed, delta_payload = load_checkpoint(tmp_path / "stage_delta.pt")
+    assert delta_payload["history"] == payload["history"] and BASE_KEY not in delta_payload
+    for name, tensor in original.stoichiometry.state_dict().items():  # small files hold only this part
+        assert torch.equal(tensor, completed.stoichiometry.state_dict()[name]), name
+    np.testing.assert_array_equal(PolySRLFeaturizer(pretrained=stage).fit([]).transform(FORMULAS),
+                                  PolySRLFeaturizer(pretrained=tmp_path / "stage_delta.pt").fit([]).transform(FORMULAS))
+
+
+def test_a_delta_refuses_a_missing_changed_or_delta_base(saved_model, tmp_path):
+    from polysrl_sklearn.model_files import BASE_KEY, write_delta
+    from polysrl_sklearn.network import CHECKPOINT_FORMAT
+
+    base = Path(shutil.copy(saved_model, tmp_path / "first.pt"))
+    stage = _variance_stage_of(base, tmp_path / "stage.pt")
+    delta = tmp_path / "delta.pt"
+    write_delta(stage, base, delta, CHECKPOINT_FORMAT)
+    with pytest.raises(ModelFileError, match="a delta must be written in its base's folder"):
+        write_delta(stage, base, tmp_path / "sub" / "delta.pt", CHECKPOINT_FORMAT)
+    with pytest.raises(ModelFileError, match="is a delta already"):
+        write_delta(delta, base, tmp_path / "again.pt", CHECKPOINT_FORMAT)
+    moved = tmp_path / "moved"
+    moved.mkdir()
+    shutil.copy(delta, moved / "delta.pt")
+    with pytest.raises(ModelFileError, match="differ from first.pt, which is neither in .*moved nor among"):
+        load_checkpoint(moved / "delta.pt")
+    shutil.copy(delta, moved / "first.pt")  # a delta where the base should be
+    with pytest.raises(ModelFileError, match="its base first.pt is itself a delta"):
+        load_checkpoint(moved / "delta.pt")
+    _variance_stage_of(saved_model, moved / "first.pt")  # a complete file, but not the base
+    with pytest.raises(ModelFileError, match="is not the file it was written against"):
+        load_checkpoint(moved / "delta.pt")
+    payload = torch.load(delta, weights_only=True)
+    payload[BASE_KEY] = "../first.pt"
+    torch.save(payload, tmp_path / "escaping.pt")
+    with pytest.raises(ModelFileError, match="must be the name of a model file in the same folder"):
+        load_checkpoint(tmp_path / "escaping.pt")
+
+
+def test_the_shipped_variance_stages_are_deltas_of_their_first_stage():
+    from polysrl_sklearn.model_files import BASE_KEY
+
+    for name in ("polysrl_chgnet_mt_variance", "polysrl_chgnet_mt_count", "polysrl_chgnet_mt_mixtures",
+                 "polysrl_chgnet_mt_anchored"):
+        stored = torch.load(SHIPPED_MODELS[name], weights_only=True)
+        assert stored[BASE_KEY] == SHIPPED_MODELS["polysrl_chgnet_mt"].name
+        assert all(k.startswith(("stoichiometry.var_pool.", "stoichiometry.var_out.")) for k in stored["state_dict"])
+
+
+def test_export_writes_a_delta_only_beside_its_base(saved_model, tmp_path, capsys):
+    from polysrl_sklearn.cli import main
+
+    base = Path(shutil.copy(saved_model, tmp_path / "first.pt"))
+    stage = _variance_stage_of(base, tmp_path / "stage.pt")
+    assert main(["export", str(stage), str(tmp_path / "small.pt"), "--delta-of", str(base)]) == 0
+    assert "2 weight tensors stored" in capsys.readouterr().out
+    assert not list(tmp_path.glob("*.tmp"))
+    with pytest.raises(SystemExit, match="--delta-of: .*a delta must be written in its base's folder"):
+        main(["export", str(stage), str(tmp_path / "sub" / "small.pt"), "--delta-of", str(base)])
+    assert not list((tmp_path / "sub").glob("*"))
