@@ -418,7 +418,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
             # epoch, since a frozen structure side changes them and rank 0 moves the network to save it)
             step_loss = (functools.partial(loss_module.batch_loss, network) if context is None
                          else wrap_for_training(network, loss_module.batch_loss, context))
-            totals = torch.zeros(4, dtype=torch.float64, device=device)  # loss, contrastive, kl, uncertainty
+            # loss, contrastive, kl, uncertainty, multi-task heads' L1 (unweighted)
+            totals = torch.zeros(5, dtype=torch.float64, device=device)
             n_rows = 0
             # the epoch's batches are drawn on the host, then their indices go to the device in one copy
             steps = data.resident(list(sampler))
@@ -432,7 +433,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                 totals += torch.stack([loss.double(),
                                        torch.as_tensor(parts.get("contrastive", loss), device=device).double(),
                                        torch.as_tensor(parts.get("kl", 0.0), device=device).double(),
-                                       variance.detach().float().log().mean(dim=1).exp().sum().double()])
+                                       variance.detach().float().log().mean(dim=1).exp().sum().double(),
+                                       torch.as_tensor(parts.get("multitask", 0.0), device=device).double()])
                 n_rows += len(step.formulas)
                 if verbose and bar.n % 25 == 0:
                     bar.set_postfix(loss=f"{float(totals[0]) / (bar.n + 1):.4f}")
@@ -446,6 +448,7 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                 "c": float(network.loss.log_c.detach().exp()),
                 "d": float(network.loss.log_d.detach().exp()),
                 "mean_uncertainty": float(totals[3]) / max(n_rows, 1),
+                **({"multitask": float(totals[4] / n_batches)} if network.config.multitask_weight > 0 else {}),
                 "learning_rate": optimizer.param_groups[0]["lr"],
                 "structure_side": "joint" if joint else "cached",
                 "seconds": time.time() - started,

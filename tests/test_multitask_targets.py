@@ -70,6 +70,7 @@ def test_fit_with_two_property_columns_trains_two_heads():
     featurizer.fit(items, structures=structures, pretraining_targets=targets)
     head = featurizer.network_.property_head
     assert head.out_features == 2 and featurizer.network_.config.property_count == 2
+    assert all(record["multitask"] > 0 for record in featurizer.history_)  # the heads' L1, logged per epoch
     with pytest.raises(ValueError, match="one-dimensional"):
         PolySRLFeaturizer(pretrained=None, hidden_dim=8, objective="supervised").fit(
             items, pretraining_targets=targets)
