@@ -56,6 +56,8 @@ declare -A RUNS=(
   # amendment 11: the default's variance stage (C28's flags) on whichever of C33/C34 is selected
   [C35]="$C33 --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --init-from ${RUNS_DIR:-runs}/C33.ckpt --train-only variance_head --epochs 40"
   [C36]="$C33 --decorrelation 0.01 --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --init-from ${RUNS_DIR:-runs}/C34.ckpt --train-only variance_head --epochs 40"
+  # amendment 13: C36's stage with C14's log-variance as the anchor (the shipped polysrl_chgnet_mt file)
+  [C37]="$C33 --decorrelation 0.01 --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --anchor-from ${ANCHOR_MODEL:-polysrl_sklearn/pretrained/polysrl_chgnet_mt.pt} --init-from ${RUNS_DIR:-runs}/C34.ckpt --train-only variance_head --epochs 40"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
   # (docs/pretraining.md, "Baseline models")
   [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"

@@ -118,6 +118,9 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     if recipe.variance_anchor > 0 and not args.init_from:
         raise SystemExit("polysrl pretrain: --variance-anchor adds the stage-start network's own log-variance to "
                          "the variance targets; it needs --init-from, the full checkpoint of a pretrained network")
+    if args.anchor_from and recipe.variance_anchor <= 0:
+        raise SystemExit("polysrl pretrain: --anchor-from names the network whose log-variance --variance-anchor "
+                         "adds to the variance targets; give --variance-anchor S > 0 too")
     if args.cuda_graphs:  # before the corpus is loaded, which takes minutes
         from .graphed_steps import graphable_problems
         from .pretraining import resolve_device
@@ -175,6 +178,9 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
                    "structures": len(corpus.names), "formulas": len(corpus.formulas), "dropped": corpus.dropped}
     if args.init_from:
         corpus_info["initialised_from"] = initialise_from(network, args.init_from, held)
+    anchor_encoder = None
+    if args.anchor_from:
+        anchor_encoder, corpus_info["anchored_to"] = anchor_from(args.anchor_from, held)
 
     def export(path: str | Path, network: PolySRLNetwork, history: list[dict]) -> None:
         save_checkpoint(path, network, extra={
@@ -188,7 +194,7 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     try:
         history = pretrain(network, train_corpus, settings, args.device, args.checkpoint,
                            resume=args.resume, verbose=main, structure_vectors=structure_vectors,
-                           cache_dir=args.cache_dir, distributed=context,
+                           cache_dir=args.cache_dir, distributed=context, anchor_encoder=anchor_encoder,
                            extra={"held_out_formulas": held, "corpus": corpus_info},
                            on_epoch_end=export_snapshot if args.export_every else None)
     except (ResumeError, ModelFileError) as exc:
@@ -241,6 +247,27 @@ def property_columns(args: argparse.Namespace) -> tuple[list[str], np.ndarray]:
         blocks.append(block)
     values = np.concatenate(blocks)
     return compositions, values[:, 0] if len(tables) == 1 else values
+
+
+def anchor_from(path: str, held_out_formulas: list[str]) -> tuple:
+    """The stoichiometry encoder of the model file at ``path``, as ``--anchor-from``'s anchor.
+
+    Raises SystemExit, naming the file, if it cannot be read or held out other
+    formulas than this run. Returns the encoder and what the run records about it.
+    """
+    from .model_files import ModelFileError
+    from .network import load_checkpoint
+
+    try:
+        source, payload = load_checkpoint(path)
+    except (ModelFileError, FileNotFoundError) as exc:
+        raise SystemExit(f"polysrl pretrain --anchor-from: {exc}") from None
+    stored = payload.get("held_out_formulas")
+    if stored is None or sorted(stored) != sorted(held_out_formulas):
+        raise SystemExit(f"polysrl pretrain --anchor-from {path}: it must have held out the same formulas as this "
+                         "run (its file lists none, or others); use a model of the same --data, --limit, --holdout "
+                         "and --seed")
+    return source.stoichiometry, {"file": Path(path).name, "epochs": len(payload.get("history", []))}
 
 
 def initialise_from(network, path: str, held_out_formulas: list[str]) -> dict:
@@ -495,6 +522,9 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
     p.add_argument("--variance-anchor", type=float, default=None,
                    help="with --variance-matching and --init-from: scale of the starting network's own log-variance "
                         "(centred on the batch) added to every variance target (0: off; eager steps only)")
+    p.add_argument("--anchor-from", default=None, metavar="MODEL",
+                   help="with --variance-anchor: take the anchor's log-variance from this model file (same held-out "
+                        "formulas) instead of the starting network")
     p.add_argument("--decorrelation", type=float, default=None,
                    help="weight of the VICReg-style variance-covariance penalty (paper: 0)")
     p.add_argument("--beta", type=float, default=None, help="KL weight (default: the recipe's)")

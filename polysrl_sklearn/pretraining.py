@@ -257,7 +257,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
              on_epoch_end: Callable[[int, PolySRLNetwork, list[dict]], None] | None = None,
              structure_vectors: np.ndarray | None = None,
              cache_dir: str | os.PathLike | None = None,
-             distributed: DistributedContext | None = None) -> list[dict]:
+             distributed: DistributedContext | None = None,
+             anchor_encoder: torch.nn.Module | None = None) -> list[dict]:
     """Train ``network`` on ``corpus`` with the loss of its objective (see :mod:`polysrl_sklearn.objectives`).
 
     The corpus is put on the device once (:class:`~polysrl_sklearn.training_data.TrainingData`):
@@ -314,6 +315,10 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         Train data-parallel over this process group
         (:func:`polysrl_sklearn.ddp.init_from_environment`); ``None``: one process.
         ``device`` must then be ``"auto"`` or the rank's own device.
+    anchor_encoder : torch.nn.Module, optional
+        With ``variance_anchor > 0``: the stoichiometry encoder whose log-variance
+        is the anchor (a frozen copy is used), instead of ``network``'s own
+        encoder as the stage starts.
 
     Returns
     -------
@@ -363,6 +368,11 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     # variance_anchor: a frozen copy of the stoichiometry encoder as the stage starts (a resumed run
     # restores the copy from its checkpoint, not from the weights it has trained since)
     anchor = stage_start_encoder(network, loss_module)
+    if anchor is not None and anchor_encoder is not None:
+        anchor = copy.deepcopy(anchor_encoder).requires_grad_(False).eval()
+    elif anchor_encoder is not None:
+        raise ValueError("anchor_encoder is the variance_anchor lever's anchor; the network's loss has "
+                         "variance_anchor = 0")
     # under a process group, rank 0 reads the checkpoint and sends it to every rank
     resumed = (main_then_broadcast(context, functools.partial(_read_checkpoint, checkpoint_path))
                if resume and checkpoint_path is not None else None)

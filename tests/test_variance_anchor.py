@@ -118,3 +118,38 @@ def test_the_anchor_is_refused_where_there_is_no_starting_network(tmp_path):
     with pytest.raises(ValueError, match="variance_anchor"):
         PolySRLFeaturizer(pretrained=None, variance_anchor=-1.0).fit(["NaCl"])
     assert any("variance_anchor" in p for p in graphable_problems("polysrl", torch.device("cuda"), False, 0.0, 1.0))
+
+
+def test_the_anchor_can_be_another_networks_encoder_and_resumes_from_it(corpus, vectors, tmp_path):
+    other = anchored_network(seed=7, anchor=0.0).stoichiometry  # e.g. another first stage's encoder
+    expected = {key: value.clone() for key, value in other.state_dict().items()}
+    straight = pretrain(anchored_network(), corpus, stage(4), "cpu", tmp_path / "straight.ckpt", verbose=False,
+                        structure_vectors=vectors, anchor_encoder=other)
+    _, payload = load_checkpoint(tmp_path / "straight.ckpt")
+    assert all(torch.equal(payload[ANCHOR_KEY][key], value) for key, value in expected.items())
+    assert all(torch.equal(other.state_dict()[key], value) for key, value in expected.items())  # left untouched
+    own = pretrain(anchored_network(), corpus, stage(4), "cpu", verbose=False, structure_vectors=vectors)
+    assert own[-1]["loss"] != straight[-1]["loss"]  # another anchor, another stage
+    pretrain(anchored_network(), corpus, stage(2), "cpu", tmp_path / "run.ckpt", verbose=False,
+             structure_vectors=vectors, anchor_encoder=other)
+    resumed = pretrain(anchored_network(), corpus, stage(4), "cpu", tmp_path / "run.ckpt", resume=True,
+                       verbose=False, structure_vectors=vectors, anchor_encoder=other)
+    assert [h["loss"] for h in resumed] == [h["loss"] for h in straight]
+    with pytest.raises(ValueError, match="variance_anchor = 0"):
+        pretrain(anchored_network(anchor=0.0), corpus, stage(1), "cpu", verbose=False, structure_vectors=vectors,
+                 anchor_encoder=other)
+
+
+def test_anchor_from_needs_the_anchor_lever_and_the_same_held_out_formulas(tmp_path):
+    from polysrl_sklearn.cli import anchor_from, main
+    from polysrl_sklearn.network import save_checkpoint
+
+    with pytest.raises(SystemExit, match="--anchor-from .* give --variance-anchor"):
+        main(["pretrain", "--data", str(tmp_path / "none.jsonl"), "--anchor-from", "x.pt"])
+    save_checkpoint(tmp_path / "model.pt", anchored_network(anchor=0.0), extra={"held_out_formulas": ["NaCl"]})
+    encoder, record = anchor_from(str(tmp_path / "model.pt"), ["NaCl"])
+    assert record == {"file": "model.pt", "epochs": 0} and encoder.__class__.__name__ == "StoichiometryEncoder"
+    with pytest.raises(SystemExit, match="--anchor-from .*model.pt: it must have held out the same formulas"):
+        anchor_from(str(tmp_path / "model.pt"), ["KCl"])
+    with pytest.raises(SystemExit, match="--anchor-from: .*missing.pt"):
+        anchor_from(str(tmp_path / "missing.pt"), ["NaCl"])
