@@ -149,8 +149,8 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
         if recipe.multitask_weight > 0:
             if not args.property_table:
                 raise SystemExit("--multitask-weight needs --property-table CSV (e.g. mp-non-metals.csv)")
-            compositions, values = property_columns(args)
-            corpus = with_formula_targets(corpus, compositions, values, args.target_reduce)
+            compositions, values, reductions = property_columns(args)
+            corpus = with_formula_targets(corpus, compositions, values, reductions)
             known = np.isfinite(corpus.targets.reshape(len(corpus.formulas), -1)).sum(axis=0)
             print(f"multi-task targets ({', '.join(args.target_column)}) for {', '.join(map(str, known))} of "
                   f"{len(corpus.formulas)} formulas (held-out formulas' targets are not trained on)", flush=True)
@@ -215,11 +215,12 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     return 0
 
 
-def property_columns(args: argparse.Namespace) -> tuple[list[str], np.ndarray]:
+def property_columns(args: argparse.Namespace) -> tuple[list[str], np.ndarray, list[str]]:
     """The compositions of every ``--property-table`` row and their targets, one column per table.
 
-    Returns the tables' composition cells in order and an array (rows, tables)
-    holding each row's property in its table's column and NaN in the others.
+    Returns the tables' composition cells in order, an array (rows, tables)
+    holding each row's property in its table's column and NaN in the others
+    (one table: a vector), and each table's ``--target-reduce``.
     """
     import numpy as np
     import pandas as pd
@@ -232,7 +233,6 @@ def property_columns(args: argparse.Namespace) -> tuple[list[str], np.ndarray]:
             raise SystemExit(f"--{option.replace('_', '-')} takes one value or one per --property-table "
                              f"({len(tables)}); got {len(given)}")
         columns[option] = given * len(tables) if len(given) == 1 else given
-    args.target_reduce = columns["target_reduce"]
     compositions: list[str] = []
     blocks = []
     for i, path in enumerate(tables):
@@ -246,7 +246,7 @@ def property_columns(args: argparse.Namespace) -> tuple[list[str], np.ndarray]:
         block[:, i] = table[columns["target_column"][i]].to_numpy(dtype=float)
         blocks.append(block)
     values = np.concatenate(blocks)
-    return compositions, values[:, 0] if len(tables) == 1 else values
+    return compositions, values[:, 0] if len(tables) == 1 else values, columns["target_reduce"]
 
 
 def anchor_from(path: str, held_out_formulas: list[str]) -> tuple:
