@@ -34,7 +34,7 @@ def _network(encoder: str, **config) -> PolySRLNetwork:
 
 LEVERS = [{}, {"decorrelation": 1.0}, {"polymorph_spread": 1.0, "beta": 1e-4}, {"variance_matching": 1.0},
           {"variance_matching": 1.0, "variance_count": 10.0},
-          {"multitask_weight": 0.5}]
+          {"multitask_weight": 0.5}, {"multitask_weight": 0.5, "property_count": 2}]
 
 
 @pytest.mark.parametrize("encoder,cached,levers", [("graph_network", False, {}), ("species_graph_network", False, {}),
@@ -45,7 +45,10 @@ def test_padded_step_equals_eager_step(corpus, encoder, cached, levers):
         from polysrl_sklearn.corpus import with_formula_targets
 
         formulas = sorted(corpus.formulas)
-        corpus = with_formula_targets(corpus, formulas[::2], [float(i) for i in range(len(formulas[::2]))])
+        values = np.arange(len(formulas[::2]), dtype=float)
+        if levers.get("property_count", 1) == 2:  # two heads: the second column known for other formulas
+            values = np.stack([values, np.where(values % 3 == 0, np.nan, -values)], axis=1)
+        corpus = with_formula_targets(corpus, formulas[::2], values)
     eager = _network(encoder, **levers)
     padded_network = copy.deepcopy(eager)
     settings = TrainingSettings(batch_size=4, grad_clip=2.0)
@@ -70,7 +73,7 @@ def test_padded_step_equals_eager_step(corpus, encoder, cached, levers):
             epoch = GraphedEpoch(network, objective_loss(network), data, optimizer, settings.grad_clip, None)
             padded = PaddedBatch(PaddedSizes.of(data, resident[:2], with_graphs=not cached), data.device,
                                  with_graphs=not cached, species=network.structure.species_aware if not cached
-                                 else False)
+                                 else False, target_shape=() if data.targets is None else data.targets.shape[1:])
             for step in resident[:2]:
                 padded.fill(data, step)
                 optimizer.zero_grad(set_to_none=True)
