@@ -268,9 +268,10 @@ def run_matbench(tasks: Sequence[str], methods: Sequence[str], folds: Sequence[i
                             fold_started = time.time()
                             mae = matbench_fold_mae(task, method, fold, data_dir, seed=seed,
                                                     magpie_cache=magpie_cache, head=head)
+                            fold_seconds = time.time() - fold_started
                             if done is not None:
-                                done.record(key, mae, time.time() - fold_started)
-                            when = f"{time.time() - started:.0f}s"
+                                done.record(key, mae, fold_seconds)
+                            when = f"{fold_seconds:.0f}s"  # the fold's own time, as a logged fold shows it
                         else:
                             mae, seconds = logged
                             logged_seconds += seconds
