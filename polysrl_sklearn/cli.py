@@ -167,8 +167,7 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
         structure_vectors = all_vectors[np.flatnonzero(~held_out[corpus.formula_of_structure])]
     config = ModelConfig(**recipe.architecture(), objective=args.objective,
                          structure_target_dim=0 if structure_vectors is None else int(structure_vectors.shape[1]),
-                         property_count=1 if corpus.targets is None or corpus.targets.ndim == 1
-                         else int(corpus.targets.shape[1]))
+                         property_count=corpus.property_count)
     torch.manual_seed(args.seed)
     network = PolySRLNetwork(config)
     settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision,

@@ -53,6 +53,11 @@ class StructureCorpus:
     targets: np.ndarray | None = None
 
     @property
+    def property_count(self) -> int:
+        """Number of property columns of ``targets`` (1 for one-dimensional targets or none)."""
+        return 1 if self.targets is None or np.ndim(self.targets) == 1 else int(np.shape(self.targets)[1])
+
+    @property
     def polymorph_counts(self) -> np.ndarray:
         """Number of structures of each formula."""
         return np.bincount(self.formula_of_structure, minlength=len(self.formulas))

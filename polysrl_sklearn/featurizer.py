@@ -450,8 +450,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                                             self.n_jobs, self.graph_cache_dir, self.verbose)
             if multitask:
                 corpus = with_formula_targets(corpus, items, np.asarray(pretraining_targets, dtype=float))
-                config = dataclasses.replace(config, property_count=1 if corpus.targets.ndim == 1
-                                             else int(corpus.targets.shape[1]))
+                config = dataclasses.replace(config, property_count=corpus.property_count)
         elif pretraining_targets is not None:
             if np.ndim(pretraining_targets) != 1:
                 raise ValueError("objective='supervised' pretrains on one property: pretraining_targets must be "

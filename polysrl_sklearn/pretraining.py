@@ -348,11 +348,10 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         raise ValueError(f"structure_encoder={side.name!r}: the network's structure_target_dim "
                          f"({network.config.structure_target_dim}) must be the width of structure_vectors "
                          f"({structure_vectors.shape[1]})")
-    if network.config.multitask_weight > 0 and corpus.targets is not None:
-        columns = 1 if np.ndim(corpus.targets) == 1 else int(np.shape(corpus.targets)[1])
-        if columns != network.config.property_count:
-            raise ValueError(f"the corpus has {columns} multi-task target column(s) but the network's "
-                             f"property_count is {network.config.property_count}")
+    if (network.config.multitask_weight > 0 and corpus.targets is not None
+            and corpus.property_count != network.config.property_count):
+        raise ValueError(f"the corpus has {corpus.property_count} multi-task target column(s) but the network's "
+                         f"property_count is {network.config.property_count}")
     if settings.cuda_graphs:
         check_graphable(network, device, context is not None)
     torch.manual_seed(settings.seed)
