@@ -177,12 +177,14 @@ def _read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict] | None:
 ANCHOR_KEY = "variance_anchor_encoder"
 
 
-def stage_start_encoder(network: PolySRLNetwork, loss_module: torch.nn.Module) -> torch.nn.Module | None:
-    """A frozen copy of ``network``'s stoichiometry encoder when ``loss_module`` (the objective's loss)
-    has ``variance_anchor > 0``, else None (the objectives without variance levers have none)."""
+def stage_start_encoder(network: PolySRLNetwork, loss_module: torch.nn.Module,
+                        source: torch.nn.Module | None = None) -> torch.nn.Module | None:
+    """A frozen copy of ``network``'s stoichiometry encoder (or of ``source``, another network's encoder)
+    when ``loss_module`` (the objective's loss) has ``variance_anchor > 0``, else None (the objectives
+    without variance levers have none)."""
     if getattr(loss_module, "variance_anchor", 0.0) <= 0:
         return None
-    return copy.deepcopy(network.stoichiometry).requires_grad_(False).eval()
+    return copy.deepcopy(network.stoichiometry if source is None else source).requires_grad_(False).eval()
 
 
 def anchor_entry(anchor: torch.nn.Module | None) -> dict[str, Any]:
@@ -366,10 +368,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     loss_module = objective_loss(network)
     # variance_anchor: a frozen copy of the stoichiometry encoder as the stage starts (a resumed run
     # restores the copy from its checkpoint, not from the weights it has trained since)
-    anchor = stage_start_encoder(network, loss_module)
-    if anchor is not None and anchor_encoder is not None:
-        anchor = copy.deepcopy(anchor_encoder).requires_grad_(False).eval()
-    elif anchor_encoder is not None:
+    anchor = stage_start_encoder(network, loss_module, anchor_encoder)
+    if anchor is None and anchor_encoder is not None:
         raise ValueError("anchor_encoder is the variance_anchor lever's anchor; the network's loss has "
                          "variance_anchor = 0")
     # under a process group, rank 0 reads the checkpoint and sends it to every rank
