@@ -18,9 +18,9 @@
   stored that way, which keeps the package a third smaller. Loading
   completes the weights from the base (looked up beside the delta, then
   among the shipped models, so a copy of a shipped delta loads anywhere),
-  checks that the base is the very file the delta was written against, and checks the completed weights against
-  the checksum of the original file, so a delta loads bit for bit as the
-  model it was made from.
+  checks that the base is the very file the delta was written against, and
+  checks the completed weights against the checksum of the original file,
+  so a delta loads bit for bit as the model it was made from.
 * Every failure (missing, empty, truncated, text, corrupted, foreign or
   unsafe file) raises an error whose message starts with the file's path.
 """
@@ -128,10 +128,11 @@ def read_model_file(path: str | os.PathLike, expected_format: int,
         Python objects other than tensors and plain data, or fails its
         checksum. The message starts with the path.
     """
-    payload = _read_payload(Path(path), expected_format, map_location)
+    path = Path(path)
+    payload = _read_payload(path, expected_format, map_location)
     if BASE_KEY in payload:
-        _complete_from_base(Path(path), payload, expected_format, map_location)
-    _check_weights(Path(path), payload)
+        _complete_from_base(path, payload, expected_format, map_location)
+    _check_weights(path, payload)
     return payload
 
 
@@ -185,7 +186,7 @@ def _complete_from_base(path: Path, payload: dict[str, Any], expected_format: in
         base_path = PRETRAINED_DIR / base_path.name
     if not base_path.is_file():
         raise ModelFileError(f"{path}: stores only the weights that differ from {base_path.name}, which is "
-                             f"neither in {Path(path).parent} nor among the shipped models")
+                             f"neither in {path.parent} nor among the shipped models")
     base = _read_payload(base_path, expected_format, map_location)
     if BASE_KEY in base:
         raise ModelFileError(f"{path}: its base {base_path.name} is itself a delta; a base must be complete")
