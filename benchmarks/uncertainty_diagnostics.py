@@ -33,7 +33,8 @@ from sklearn.metrics import roc_auc_score
 
 from polysrl_sklearn.corpus import corpus_from_mp_jsonl
 from polysrl_sklearn.featurizer import PolySRLFeaturizer
-from polysrl_sklearn.objectives import SoftContrastiveLoss, get_objective
+from polysrl_sklearn.objectives import get_objective
+from polysrl_sklearn.soft_contrastive import SoftContrastiveLoss
 
 
 def structure_vectors(network, corpus, batch: int = 2048) -> np.ndarray:

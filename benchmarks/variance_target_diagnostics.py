@@ -3,7 +3,7 @@
 The variance stage (``--variance-matching W``, recipe ``chgnet_mt_variance``) pulls each
 formula's mean log-variance towards ``log(spread + level)``: the spread of its polymorphs'
 vectors in the structure space plus 1 % of the batch's structure variance
-(:func:`polysrl_sklearn.objectives.spread_log_variance_target`). For the formulas held out of
+(:func:`polysrl_sklearn.variance_targets.spread_log_variance_target`). For the formulas held out of
 pretraining this script computes that target from *all* their MP polymorphs (the structure
 side of a full checkpoint: CHGNet vectors, standardised, through its trained projection; the
 level from the whole corpus's variance) and prints:
@@ -41,9 +41,9 @@ from polysrl_sklearn.chgnet_vectors import corpus_chgnet_vectors
 from polysrl_sklearn.corpus import corpus_from_mp_jsonl
 from polysrl_sklearn.featurizer import PolySRLFeaturizer
 from polysrl_sklearn.network import load_checkpoint
-from polysrl_sklearn.objectives import SPREAD_LEVEL
 from polysrl_sklearn.pretraining import standardise_columns
 from polysrl_sklearn.validation import uncertainty_auroc
+from polysrl_sklearn.variance_targets import SPREAD_LEVEL
 
 
 def main() -> None:

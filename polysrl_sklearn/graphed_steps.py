@@ -45,8 +45,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from .auxiliary_terms import add_multitask_term
 from .crystal_graph import CrystalBatch
-from .objectives import add_multitask_term
 from .stoichiometry_graph import StoichiometryBatch
 
 if TYPE_CHECKING:

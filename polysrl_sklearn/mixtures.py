@@ -3,7 +3,7 @@
 A composition between two known compounds, such as ``Bi2Te3`` with a few per cent of
 ``Sb2Te3``, has no crystal structure of its own in a structure database: it may take the
 host's structure, the guest's, or separate into both. The ``variance_mixtures`` lever of
-the soft contrastive loss (:class:`~polysrl_sklearn.objectives.SoftContrastiveLoss`)
+the soft contrastive loss (:class:`~polysrl_sklearn.soft_contrastive.SoftContrastiveLoss`)
 trains the variance of such mixtures of a batch's formulas towards the spread of their two
 parents' polymorphs together (a form of outlier exposure: Hendrycks, Mazeika and
 Dietterich, "Deep anomaly detection with outlier exposure", ICLR 2019). The representation

@@ -12,8 +12,9 @@ from torch import nn
 from .elements import element_features, element_table, element_table_by_atomic_number
 from .encoders import StoichiometryEncoder, StructureEncoder
 from .model_files import STATE_CHECKSUM_KEY, ModelFileError, read_model_file, state_checksum
-from .objectives import SoftContrastiveLoss, get_objective
+from .objectives import get_objective
 from .recipes import DEFAULTS
+from .soft_contrastive import SoftContrastiveLoss
 from .structure_encoders import get_structure_encoder
 
 CHECKPOINT_FORMAT = 1
@@ -50,7 +51,7 @@ class ModelConfig:
     element_features: str = DEFAULTS.element_features
     #: Fraction-pooled input-feature skip into the mean vector.
     element_skip: bool = DEFAULTS.element_skip
-    #: Loss levers of :class:`~polysrl_sklearn.objectives.SoftContrastiveLoss` (1, 0, 0, 0: the paper's loss).
+    #: Loss levers of :class:`~polysrl_sklearn.soft_contrastive.SoftContrastiveLoss` (1, 0, 0, 0: the paper's loss).
     positive_weight: float = DEFAULTS.positive_weight
     polymorph_spread: float = DEFAULTS.polymorph_spread
     variance_matching: float = DEFAULTS.variance_matching

@@ -109,11 +109,11 @@ class Recipe:
     element_skip : bool
         Fraction-pooled input-feature skip into the mean vector.
     positive_weight, polymorph_spread, variance_matching, decorrelation : float
-        Loss levers of :class:`~polysrl_sklearn.objectives.SoftContrastiveLoss`
+        Loss levers of :class:`~polysrl_sklearn.soft_contrastive.SoftContrastiveLoss`
         (1, 0, 0, 0: the paper's loss).
     variance_count : float
         With variance matching: how many levels each further polymorph of a formula in the
-        batch adds to its target (:func:`~polysrl_sklearn.objectives.spread_log_variance_target`;
+        batch adds to its target (:func:`~polysrl_sklearn.variance_targets.spread_log_variance_target`;
         0: the target is the spread alone).
     variance_mixtures : float
         Weight of the mixture term: a synthetic doped or alloyed composition between two
@@ -124,7 +124,7 @@ class Recipe:
         log-variance at the stage's start, centred on the batch and times this scale, is
         added to every variance target (the formulas' and the mixtures'), so the stage adds
         the structure signal to the first stage's uncertainty instead of replacing it
-        (0: off; see :func:`~polysrl_sklearn.objectives.variance_matching_loss`).
+        (0: off; see :func:`~polysrl_sklearn.variance_targets.variance_matching_loss`).
     multitask_weight : float
         Weight of an auxiliary L1 head on a per-formula DFT property (0: off).
     lr_schedule : {"constant", "cosine"}

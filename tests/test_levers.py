@@ -7,18 +7,18 @@ import pytest
 import torch
 
 from polysrl_sklearn import PolySRLFeaturizer
+from polysrl_sklearn.auxiliary_terms import variance_covariance_penalty
 from polysrl_sklearn.elements import ELEMENT_TABLES, element_features, element_table
 from polysrl_sklearn.network import ModelConfig, PolySRLNetwork
-from polysrl_sklearn.objectives import (
-    SPREAD_LEVEL,
-    SoftContrastiveLoss,
-    polymorph_nll,
-    spread_log_variance_target,
-    variance_covariance_penalty,
-    variance_matching_loss,
-)
 from polysrl_sklearn.pretraining import TrainingSettings, epoch_learning_rate
 from polysrl_sklearn.recipes import get_recipe
+from polysrl_sklearn.soft_contrastive import SoftContrastiveLoss
+from polysrl_sklearn.variance_targets import (
+    SPREAD_LEVEL,
+    polymorph_nll,
+    spread_log_variance_target,
+    variance_matching_loss,
+)
 
 
 @pytest.mark.parametrize("name,width", [("matscholar", 200), ("magpie", 22), ("both", 222)])
@@ -196,8 +196,8 @@ def test_shipped_model_conflicts_with_a_lever_set_explicitly():
 
 
 def test_multitask_targets_attach_per_formula_and_train_the_head(structures):
+    from polysrl_sklearn.auxiliary_terms import multitask_l1
     from polysrl_sklearn.corpus import corpus_from_structures, with_formula_targets
-    from polysrl_sklearn.objectives import multitask_l1
 
     corpus = corpus_from_structures(structures, cutoff=6.0, n_jobs=1)
     formula = corpus.formulas[0]

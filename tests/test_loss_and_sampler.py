@@ -3,8 +3,8 @@ import math
 import numpy as np
 import torch
 
-from polysrl_sklearn.objectives import SoftContrastiveLoss, gaussian_kl
 from polysrl_sklearn.sampler import PolymorphBatchSampler
+from polysrl_sklearn.soft_contrastive import SoftContrastiveLoss, gaussian_kl
 
 
 def reference_loss(samples, structures, owner, c, d):

@@ -10,7 +10,7 @@ from polysrl_sklearn import PolySRLFeaturizer
 from polysrl_sklearn.composition import parse_composition
 from polysrl_sklearn.graphed_steps import graphable_problems
 from polysrl_sklearn.mixtures import MIXTURE_SHARES, batch_mixtures, composition_formula, draw_partners, draw_shares, mix
-from polysrl_sklearn.objectives import SPREAD_LEVEL, mixture_matching_loss
+from polysrl_sklearn.variance_targets import SPREAD_LEVEL, mixture_matching_loss
 
 
 def test_mix_merges_shared_elements_in_parse_order():

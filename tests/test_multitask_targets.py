@@ -8,10 +8,10 @@ from conftest import prototype_structures
 from test_cli_pretrain import write_jsonl
 
 from polysrl_sklearn import PolySRLFeaturizer
+from polysrl_sklearn.auxiliary_terms import multitask_l1
 from polysrl_sklearn.cli import main
 from polysrl_sklearn.corpus import corpus_from_structures, with_formula_targets
 from polysrl_sklearn.network import load_checkpoint
-from polysrl_sklearn.objectives import multitask_l1
 
 NAN = float("nan")
 

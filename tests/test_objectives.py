@@ -3,10 +3,12 @@ import pytest
 import torch
 
 from polysrl_sklearn import SHIPPED_MODELS, PolySRLFeaturizer
+from polysrl_sklearn.baseline_objectives import augment, infomax_loss, nt_xent
 from polysrl_sklearn.composition import parse_composition
 from polysrl_sklearn.network import load_checkpoint
-from polysrl_sklearn.objectives import OBJECTIVES, SoftContrastiveLoss, augment, get_objective, infomax_loss, nt_xent
+from polysrl_sklearn.objectives import OBJECTIVES, get_objective
 from polysrl_sklearn.shipped import SHIPPED, canonical_model_name
+from polysrl_sklearn.soft_contrastive import SoftContrastiveLoss
 
 
 def test_augment_keeps_an_element_and_normalises():

@@ -12,10 +12,10 @@ from polysrl_sklearn import PolySRLFeaturizer
 from polysrl_sklearn.corpus import corpus_from_structures
 from polysrl_sklearn.graphed_steps import graphable_problems
 from polysrl_sklearn.network import ModelConfig, PolySRLNetwork, load_checkpoint
-from polysrl_sklearn.objectives import anchor_offsets, spread_log_variance_target, variance_matching_loss
 from polysrl_sklearn.pretraining import ANCHOR_KEY, TrainingSettings, pretrain
 from polysrl_sklearn.sampler import PolymorphBatchSampler
 from polysrl_sklearn.training_data import TrainingData
+from polysrl_sklearn.variance_targets import anchor_offsets, spread_log_variance_target, variance_matching_loss
 
 
 @pytest.fixture(scope="module")
