@@ -23,11 +23,10 @@ import argparse
 import time
 
 import numpy as np
-from scipy.stats import spearmanr
 
 from polysrl_sklearn.datasets import mp_polymorph_counts
 from polysrl_sklearn.model_cache import cached_featurizer
-from polysrl_sklearn.validation import held_out_formulas, held_out_mixtures, held_out_mp_gap_errors, uncertainty_auroc
+from polysrl_sklearn.validation import column_measures, held_out_formulas, held_out_mixtures, held_out_mp_gap_errors
 
 
 def main() -> None:
@@ -63,10 +62,8 @@ def main() -> None:
     rows += [(f"stage + {s:g} x first", log_stage + s * (log_first - centre),
               log_stage_mixed + s * (log_first_mixed - centre)) for s in args.scales]
     for name, compounds, mixture in rows:
-        labels = np.r_[np.zeros(len(compounds), bool), np.ones(len(mixture), bool)]
-        print(f"| {name} | {uncertainty_auroc(compounds, counts >= 2):.3f} | "
-              f"{uncertainty_auroc(np.r_[compounds, mixture], labels):.3f} | "
-              f"{spearmanr(compounds[with_gap], errors).statistic:.3f} |")
+        measures = column_measures(compounds, mixture, counts >= 2, with_gap, errors)
+        print(f"| {name} | " + " | ".join(f"{value:.3f}" for value in measures) + " |")
     print(f"\n{time.perf_counter() - started:.0f} s")
 
 

@@ -62,6 +62,34 @@ def uncertainty_auroc(uncertainty: np.ndarray, polymorphic: np.ndarray) -> float
     return float(roc_auc_score(np.asarray(polymorphic, dtype=bool), uncertainty))
 
 
+def column_measures(compounds: np.ndarray, mixtures: np.ndarray, polymorphic: np.ndarray, with_gap: np.ndarray,
+                    gap_errors: np.ndarray) -> tuple[float, float, float]:
+    """The three checks of a candidate uncertainty column on held-out formulas, before a stage is trained.
+
+    Parameters
+    ----------
+    compounds : ndarray (n,)
+        The column (or its log) for the held-out formulas.
+    mixtures : ndarray (m,)
+        The same for the held-out mixtures (:func:`held_out_mixtures`).
+    polymorphic : ndarray of bool (n,)
+        Whether each formula has two or more MP structures.
+    with_gap : ndarray of bool (n,)
+        The formulas of :func:`held_out_mp_gap_errors`, in its order.
+    gap_errors : ndarray
+        Their absolute out-of-fold band-gap errors.
+
+    Returns
+    -------
+    tuple of float
+        Polymorph AUROC, mixture AUROC (mixtures against the formulas) and Spearman's rho
+        between the column and the band-gap errors.
+    """
+    labels = np.r_[np.zeros(len(compounds), bool), np.ones(len(mixtures), bool)]
+    return (uncertainty_auroc(compounds, polymorphic), uncertainty_auroc(np.r_[compounds, mixtures], labels),
+            float(spearmanr(compounds[with_gap], gap_errors).statistic))
+
+
 def held_out_measures(model: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> dict[str, float]:
     """AUROC, effective rank and uncertainty level on ``model``'s held-out MP formulas."""
     from .datasets import mp_polymorph_counts

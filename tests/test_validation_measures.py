@@ -1,0 +1,27 @@
+"""The representation study's validation measures, on hand-made columns with known answers."""
+
+import numpy as np
+import pytest
+
+from polysrl_sklearn.validation import column_measures, effective_rank
+
+
+def test_column_measures_on_a_column_with_known_answers():
+    compounds = np.array([0.1, 0.2, 0.3, 0.9, 1.0])
+    polymorphic = np.array([False, False, True, True, True])   # one single-structure formula above one polymorphic
+    mixtures = np.array([0.25, 2.0])                             # above 3 and 5 of the 5 formulas
+    with_gap = np.array([True, False, True, True, False])
+    errors = np.array([0.5, 0.1, 0.7])                          # rank order of the column: 1, 2, 3
+    polymorph_auroc, mixture_auroc, spearman = column_measures(compounds, mixtures, polymorphic, with_gap, errors)
+    assert polymorph_auroc == pytest.approx(1.0)                 # 0.3, 0.9, 1.0 all above 0.1, 0.2
+    assert mixture_auroc == pytest.approx((2 + 5) / 10)          # 0.25 beats 2 of 5, 2.0 beats 5 of 5
+    assert spearman == pytest.approx(0.5)                        # ranks (1, 2, 3) against (2, 1, 3)
+
+
+def test_effective_rank_counts_the_used_directions():
+    rng = np.random.default_rng(0)
+    isotropic = rng.standard_normal((2000, 8))
+    flat = isotropic.copy()
+    flat[:, 4:] *= 1e-6
+    assert effective_rank(isotropic) == pytest.approx(8, rel=0.02)
+    assert effective_rank(flat) == pytest.approx(4, rel=0.02)
