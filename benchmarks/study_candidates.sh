@@ -58,6 +58,10 @@ declare -A RUNS=(
   [C36]="$C33 --decorrelation 0.01 --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --init-from ${RUNS_DIR:-runs}/C34.ckpt --train-only variance_head --epochs 40"
   # amendment 13: C36's stage with C14's log-variance as the anchor (the shipped polysrl_chgnet_mt file)
   [C37]="$C33 --decorrelation 0.01 --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --anchor-from ${ANCHOR_MODEL:-polysrl_sklearn/pretrained/polysrl_chgnet_mt.pt} --init-from ${RUNS_DIR:-runs}/C34.ckpt --train-only variance_head --epochs 40"
+  # amendment 14: a structure-free variance stage of the default (C14 + C28's model file) towards the
+  # band-gap head's own errors; only the stoichiometry encoder of the file is read
+  [C38]="$C13 $GAPS --objective error_variance --variance-error 0.25 --variance-mixtures 0.3 --init-from ${STAGE_START:-polysrl_sklearn/pretrained/polysrl_chgnet_mt_anchored.pt} --train-only variance_head --epochs 20"
+  [C39]="$C13 $GAPS --objective error_variance --variance-error 0.5 --variance-mixtures 0.3 --init-from ${STAGE_START:-polysrl_sklearn/pretrained/polysrl_chgnet_mt_anchored.pt} --train-only variance_head --epochs 20"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
   # (docs/pretraining.md, "Baseline models")
   [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"

@@ -93,7 +93,12 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     import pandas as pd
     import torch
 
-    from .corpus import corpus_from_mp_jsonl, corpus_from_property_table, with_formula_targets
+    from .corpus import (
+        corpus_from_mp_jsonl,
+        corpus_from_property_table,
+        formula_corpus_from_mp_jsonl,
+        with_formula_targets,
+    )
     from .ddp import main_first, main_then_broadcast
     from .model_files import ModelFileError
     from .network import ModelConfig, PolySRLNetwork, save_checkpoint
@@ -118,9 +123,14 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     if recipe.variance_anchor > 0 and not args.init_from:
         raise SystemExit("polysrl pretrain: --variance-anchor adds the stage-start network's own log-variance to "
                          "the variance targets; it needs --init-from, the full checkpoint of a pretrained network")
-    if args.anchor_from and recipe.variance_anchor <= 0:
+    error_stage = args.objective == "error_variance"
+    if args.anchor_from and recipe.variance_anchor <= 0 and not error_stage:
         raise SystemExit("polysrl pretrain: --anchor-from names the network whose log-variance --variance-anchor "
                          "adds to the variance targets; give --variance-anchor S > 0 too")
+    if error_stage and (not args.init_from or recipe.train_only != "variance_head" or not args.property_table):
+        raise SystemExit("polysrl pretrain --objective error_variance is a variance stage of a pretrained network: "
+                         "it needs --init-from MODEL, --train-only variance_head (or a recipe that sets it) and "
+                         "--property-table CSV (the property whose head's errors the uncertainty learns)")
     if args.cuda_graphs:  # before the corpus is loaded, which takes minutes
         from .graphed_steps import graphable_problems
         from .pretraining import resolve_device
@@ -134,7 +144,13 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     started = time.time()
     objective = get_objective(args.objective)
     from_targets = objective.pretrains_from == "targets"
-    if from_targets:
+    stored_held_out = None
+    if error_stage:  # the pretraining formulas of the model it continues, with the property where known
+        stored_held_out = held_out_of(args.init_from)
+        compositions, values, reductions = property_columns(args)
+        corpus = with_formula_targets(formula_corpus_from_mp_jsonl(args.data, args.limit), compositions, values,
+                                      reductions)
+    elif from_targets:
         if not args.property_table:
             raise SystemExit("--objective supervised needs --property-table CSV (e.g. mp-non-metals.csv)")
         if len(args.property_table) != 1:
@@ -154,7 +170,8 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
             known = np.isfinite(corpus.targets.reshape(len(corpus.formulas), -1)).sum(axis=0)
             print(f"multi-task targets ({', '.join(args.target_column)}) for {', '.join(map(str, known))} of "
                   f"{len(corpus.formulas)} formulas (held-out formulas' targets are not trained on)", flush=True)
-    held_out = split_holdout(corpus.formulas, args.holdout, args.seed)
+    held_out = (split_holdout(corpus.formulas, args.holdout, args.seed) if stored_held_out is None
+                else np.isin(corpus.formulas, stored_held_out))
     train_corpus = corpus.subset_formulas(~held_out)
     graph_seconds = time.time() - started
     print(f"corpus: {len(corpus.names)} structures, {len(corpus.formulas)} formulas "
@@ -172,11 +189,13 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     network = PolySRLNetwork(config)
     settings = TrainingSettings(**recipe.training(), seed=args.seed, precision=args.precision,
                                 cuda_graphs=args.cuda_graphs)
-    held = [f for f, h in zip(corpus.formulas, held_out) if h]
-    corpus_info = {"file": Path((args.property_table if from_targets else args.data) or "").name, "limit": args.limit,
+    held = [f for f, h in zip(corpus.formulas, held_out) if h] if stored_held_out is None else stored_held_out
+    corpus_file = args.property_table[0] if from_targets and not error_stage else args.data
+    corpus_info = {"file": Path(corpus_file or "").name, "limit": args.limit,
                    "structures": len(corpus.names), "formulas": len(corpus.formulas), "dropped": corpus.dropped}
     if args.init_from:
-        corpus_info["initialised_from"] = initialise_from(network, args.init_from, held)
+        corpus_info["initialised_from"] = initialise_from(network, args.init_from, held,
+                                                          only_stoichiometry=error_stage)
     anchor_encoder = None
     if args.anchor_from:
         anchor_encoder, corpus_info["anchored_to"] = anchor_from(args.anchor_from, held)
@@ -269,9 +288,26 @@ def anchor_from(path: str, held_out_formulas: list[str]) -> tuple:
     return source.stoichiometry, {"file": Path(path).name, "epochs": len(payload.get("history", []))}
 
 
-def initialise_from(network, path: str, held_out_formulas: list[str]) -> dict:
+def held_out_of(path: str) -> list[str]:
+    """The held-out formulas stored in the model file or checkpoint at ``path`` (SystemExit naming it if none)."""
+    from .model_files import ModelFileError
+    from .network import load_checkpoint
+
+    try:
+        _, payload = load_checkpoint(path)
+    except (ModelFileError, FileNotFoundError) as exc:
+        raise SystemExit(f"polysrl pretrain --init-from: {exc}") from None
+    if not payload.get("held_out_formulas"):
+        raise SystemExit(f"polysrl pretrain --init-from {path}: it stores no held-out formulas, so the stage cannot "
+                         "keep them out (pretrain with --holdout)")
+    return list(payload["held_out_formulas"])
+
+
+def initialise_from(network, path: str, held_out_formulas: list[str], only_stoichiometry: bool = False) -> dict:
     """Load the weights of the full checkpoint at ``path`` into ``network`` (``--init-from``).
 
+    With ``only_stoichiometry`` (a stage that reads no structure) only the stoichiometry
+    encoder is loaded, so a model file (which lacks the structure side) will do.
     Raises SystemExit, naming the checkpoint, if it held out other formulas or its
     weights do not fit ``network`` exactly (an exported model lacks the structure side).
     Returns what the run records about it: the file name and the epochs it had trained.
@@ -288,7 +324,10 @@ def initialise_from(network, path: str, held_out_formulas: list[str]) -> dict:
         raise SystemExit(f"polysrl pretrain --init-from {path}: it held out other formulas than this run; "
                          "use the --data, --limit, --holdout and --seed it was trained with")
     try:
-        network.load_state_dict(source.state_dict())
+        if only_stoichiometry:
+            network.stoichiometry.load_state_dict(source.stoichiometry.state_dict())
+        else:
+            network.load_state_dict(source.state_dict())
     except RuntimeError as exc:
         reason = " ".join(str(exc).split())[:300]
         raise SystemExit(f"polysrl pretrain --init-from {path}: its weights do not fit this run's model "
@@ -493,7 +532,8 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                    help="frozen structure sides: a joint epoch and a new cache every K epochs (0: never)")
     p.add_argument("--init-from", default=None, metavar="CHECKPOINT",
                    help="start from the weights of this full checkpoint (same architecture, corpus and held-out "
-                        "formulas); a new run: new optimiser, epochs counted from 0")
+                        "formulas); a new run: new optimiser, epochs counted from 0 (--objective error_variance: a "
+                        "model file will do, only its stoichiometry encoder is read)")
     p.add_argument("--train-only", default=None, choices=list(TRAINABLE_PARTS),
                    help="train every parameter, or only the variance head (the mean vectors stay exactly as "
                         "they are; needs --init-from); default: the recipe's (all, but variance_head for "
@@ -522,8 +562,12 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                    help="with --variance-matching and --init-from: scale of the starting network's own log-variance "
                         "(centred on the batch) added to every variance target (0: off; eager steps only)")
     p.add_argument("--anchor-from", default=None, metavar="MODEL",
-                   help="with --variance-anchor: take the anchor's log-variance from this model file (same held-out "
-                        "formulas) instead of the starting network")
+                   help="with --variance-anchor (or --objective error_variance): take the anchor's log-variance from "
+                        "this model file (same held-out formulas) instead of the starting network")
+    p.add_argument("--variance-error", type=float, default=None,
+                   help="with --objective error_variance: scale of the property head's centred log squared error "
+                        "added to each formula's stage-start log-variance (0: off); that stage takes its "
+                        "held-out formulas from --init-from, not from --holdout and --seed")
     p.add_argument("--decorrelation", type=float, default=None,
                    help="weight of the VICReg-style variance-covariance penalty (paper: 0)")
     p.add_argument("--beta", type=float, default=None, help="KL weight (default: the recipe's)")

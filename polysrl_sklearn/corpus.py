@@ -258,6 +258,39 @@ def corpus_from_property_table(compositions: Sequence[Any], targets: Sequence[fl
                            np.arange(len(formulas)), empty, formulas, targets=means.astype(np.float32))
 
 
+def formula_corpus_from_mp_jsonl(path: str | os.PathLike | None = None, limit: int | None = None
+                                 ) -> StructureCorpus:
+    """The distinct formulas of the MP JSON-lines corpus, without their structures (no graph is built).
+
+    For objectives that read no structure but train on the pretraining formulas
+    (``error_variance``). A formula with an element that has no embedding is left out, as
+    :func:`corpus_from_mp_jsonl` leaves out its structures (their ids are in ``dropped``);
+    the targets are NaN (:func:`with_formula_targets` sets them).
+
+    Parameters
+    ----------
+    path : path, optional
+        See :func:`iter_mp_records`.
+    limit : int, optional
+        Read only the first ``limit`` structures.
+    """
+    records = [json.loads(line) for line in iter_mp_lines(path, limit)]
+    formulas, owner = _group([r["formula"] for r in records])
+    parsed: list[ParsedComposition | None] = []
+    for formula in formulas:
+        try:
+            parsed.append(parse_composition(formula))
+        except ValueError:
+            parsed.append(None)
+    valid = np.array([p is not None for p in parsed], dtype=bool)
+    kept = [f for f, ok in zip(formulas, valid) if ok]
+    empty = CrystalGraphSet(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int16),
+                            np.zeros(0, np.int16), np.zeros(0, np.float32))
+    dropped = {"element_without_embedding": [r["material_id"] for r, f in zip(records, owner) if not valid[f]]}
+    return StructureCorpus(kept, [p for p in parsed if p is not None], np.arange(len(kept)), empty, kept,
+                           dropped, np.full(len(kept), np.nan, dtype=np.float32))
+
+
 def with_formula_targets(corpus: StructureCorpus, compositions: Sequence[Any], values: Any,
                          reduce: str | Sequence[str] = "mean") -> StructureCorpus:
     """``corpus`` with ``targets``: ``values`` reduced over the rows of each corpus formula, NaN for the rest.

@@ -154,6 +154,13 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         log-variance, centred on each batch, added to every variance target, so that the
         stage adds the structure signal to the first stage's uncertainty instead of
         replacing it (0: off). ``fit`` trains new networks only, so it refuses a value > 0.
+    variance_error : float or None, default=None (new networks: 0.0)
+        With ``objective="error_variance"``, a structure-free stage that continues a
+        pretrained network (``polysrl pretrain --objective error_variance --init-from
+        MODEL``; :mod:`polysrl_sklearn.error_variance`): the scale of the property head's
+        centred log squared error added to each formula's stage-start log-variance, so that
+        the uncertainty also learns where a head on the features goes wrong (0: off).
+        ``fit`` trains new networks only, so it refuses that objective.
     decorrelation : float or None, default=None (new networks: 0.0)
         Weight of the VICReg-style variance-covariance penalty on the batch's mean vectors.
     multitask_weight : float or None, default=None (new networks: 0.0)
@@ -242,6 +249,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "variance_count": [Interval(Real, 0, None, closed="left"), None],
         "variance_mixtures": [Interval(Real, 0, None, closed="left"), None],
         "variance_anchor": [Interval(Real, 0, None, closed="left"), None],
+        "variance_error": [Interval(Real, 0, None, closed="left"), None],
         "decorrelation": [Interval(Real, 0, None, closed="left"), None],
         "multitask_weight": [Interval(Real, 0, None, closed="left"), None],
         "epochs": [POSITIVE_INT],
@@ -272,7 +280,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  element_skip: bool | None = None, positive_weight: float | None = None,
                  polymorph_spread: float | None = None, variance_matching: float | None = None,
                  variance_count: float | None = None, variance_mixtures: float | None = None,
-                 variance_anchor: float | None = None, decorrelation: float | None = None,
+                 variance_anchor: float | None = None, variance_error: float | None = None,
+                 decorrelation: float | None = None,
                  multitask_weight: float | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
@@ -303,6 +312,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.variance_count = variance_count
         self.variance_mixtures = variance_mixtures
         self.variance_anchor = variance_anchor
+        self.variance_error = variance_error
         self.decorrelation = decorrelation
         self.multitask_weight = multitask_weight
         self.epochs = epochs
@@ -434,6 +444,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                              "multitask_weight > 0)")
         if checkpoint is not None and not pretraining:
             raise ValueError("checkpoint= is for pretraining; pass structures= (or pretraining_targets=)")
+        if pretraining and config.objective == "error_variance":
+            raise ValueError("objective='error_variance' is a variance stage of a pretrained network; fit trains a "
+                             "new network, so run the stage with polysrl pretrain --objective error_variance "
+                             "--init-from MODEL --property-table CSV")
         if pretraining and config.variance_anchor > 0:
             raise ValueError("variance_anchor > 0 anchors a variance stage to a pretrained network's own "
                              "log-variance; fit trains a new network, so run the stage with polysrl pretrain "

@@ -60,6 +60,8 @@ class ModelConfig:
     variance_mixtures: float = DEFAULTS.variance_mixtures
     #: Scale of the stage-start log-variance added to the variance targets (0: off).
     variance_anchor: float = DEFAULTS.variance_anchor
+    #: ``error_variance`` objective: scale of the property head's centred log squared error in the targets.
+    variance_error: float = DEFAULTS.variance_error
     decorrelation: float = DEFAULTS.decorrelation
     #: Weight of each auxiliary L1 head on a per-formula DFT property (multi-task pretraining; 0: off).
     multitask_weight: float = DEFAULTS.multitask_weight

@@ -15,6 +15,9 @@ the featurizer, the ``polysrl`` command and the benchmark read it.
   structures.
 * ``supervised`` -- :class:`~polysrl_sklearn.baseline_objectives.SupervisedLoss`, L1 regression
   of a DFT property (e.g. the MP band gap) from the stoichiometry mean.
+* ``error_variance`` -- :class:`~polysrl_sklearn.error_variance.ErrorVarianceLoss`, a stage of a
+  pretrained network that trains only its variance head, without structures: towards the
+  stage-start uncertainty plus the property head's own error.
 
 The losses live in :mod:`polysrl_sklearn.soft_contrastive` (with the study's levers in
 :mod:`polysrl_sklearn.variance_targets` and :mod:`polysrl_sklearn.auxiliary_terms`) and
@@ -24,7 +27,7 @@ Examples
 --------
 >>> from polysrl_sklearn.objectives import OBJECTIVES, get_objective
 >>> list(OBJECTIVES)
-['polysrl', 'polysrl_nosample', 'infomax', 'graphcl', 'supervised']
+['polysrl', 'polysrl_nosample', 'infomax', 'graphcl', 'supervised', 'error_variance']
 >>> get_objective("infomax").loss.__name__
 'InfoMaxLoss'
 """
@@ -37,6 +40,7 @@ from typing import TYPE_CHECKING, Literal
 from torch import nn
 
 from .baseline_objectives import GraphCLLoss, InfoMaxLoss, SupervisedLoss
+from .error_variance import ErrorVarianceLoss
 from .soft_contrastive import SoftContrastiveLoss
 
 if TYPE_CHECKING:
@@ -83,6 +87,9 @@ OBJECTIVES: dict[str, Objective] = {objective.name: objective for objective in [
               "NT-Xent between two augmentations of each stoichiometry graph (no structures)"),
     Objective("supervised", SupervisedLoss, "targets", False, False,
               "L1 regression of a DFT property (pretraining_targets=) from the stoichiometry mean"),
+    Objective("error_variance", ErrorVarianceLoss, "targets", False, False,
+              "a variance stage of a pretrained network (polysrl pretrain --init-from): the stage-start "
+              "uncertainty plus variance_error times the property head's centred log squared error"),
 ]}
 
 #: Objectives that train the structure encoder.
@@ -106,7 +113,11 @@ def objective_loss(network: PolySRLNetwork) -> nn.Module:
     """The loss module that trains ``network`` under its ``config.objective``.
 
     The soft contrastive objectives use the network's own ``loss`` (it holds the
-    learnable ``c`` and ``d``); the others get a fresh, parameter-free module.
+    learnable ``c`` and ``d``); the others get a fresh, parameter-free module, built
+    from the network's configuration where the loss class has a ``from_config``.
     """
     loss_class = get_objective(network.config.objective).loss
-    return network.loss if isinstance(network.loss, loss_class) else loss_class()
+    if isinstance(network.loss, loss_class):
+        return network.loss
+    from_config = getattr(loss_class, "from_config", None)
+    return loss_class() if from_config is None else from_config(network.config)

@@ -180,9 +180,9 @@ ANCHOR_KEY = "variance_anchor_encoder"
 def stage_start_encoder(network: PolySRLNetwork, loss_module: torch.nn.Module,
                         source: torch.nn.Module | None = None) -> torch.nn.Module | None:
     """A frozen copy of ``network``'s stoichiometry encoder (or of ``source``, another network's encoder)
-    when ``loss_module`` (the objective's loss) has ``variance_anchor > 0``, else None (the objectives
-    without variance levers have none)."""
-    if getattr(loss_module, "variance_anchor", 0.0) <= 0:
+    when ``loss_module`` (the objective's loss) needs one (``needs_anchor``: ``variance_anchor > 0``, or
+    the ``error_variance`` objective), else None."""
+    if not getattr(loss_module, "needs_anchor", False):
         return None
     return copy.deepcopy(network.stoichiometry if source is None else source).requires_grad_(False).eval()
 
@@ -318,9 +318,9 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
         (:func:`polysrl_sklearn.ddp.init_from_environment`); ``None``: one process.
         ``device`` must then be ``"auto"`` or the rank's own device.
     anchor_encoder : torch.nn.Module, optional
-        With ``variance_anchor > 0``: the stoichiometry encoder whose log-variance
-        is the anchor (a frozen copy is used), instead of ``network``'s own
-        encoder as the stage starts.
+        With ``variance_anchor > 0`` or the ``error_variance`` objective: the
+        stoichiometry encoder whose log-variance is the anchor (a frozen copy is
+        used), instead of ``network``'s own encoder as the stage starts.
 
     Returns
     -------
@@ -370,8 +370,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     # restores the copy from its checkpoint, not from the weights it has trained since)
     anchor = stage_start_encoder(network, loss_module, anchor_encoder)
     if anchor is None and anchor_encoder is not None:
-        raise ValueError("anchor_encoder is the variance_anchor lever's anchor; the network's loss has "
-                         "variance_anchor = 0")
+        raise ValueError("anchor_encoder is the stage-start uncertainty of a variance stage; the network's loss "
+                         "reads none (variance_anchor = 0 and not the error_variance objective)")
     # under a process group, rank 0 reads the checkpoint and sends it to every rank
     resumed = (main_then_broadcast(context, functools.partial(_read_checkpoint, checkpoint_path))
                if resume and checkpoint_path is not None else None)
@@ -398,6 +398,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     network.to(device)
     if anchor is not None:
         loss_module.set_anchor(anchor.to(device))
+    if resumed is None and hasattr(loss_module, "begin_stage"):  # e.g. error_variance fits its property head
+        loss_module.begin_stage(network, corpus, device)
     for state in optimizer.state.values():
         for k, v in state.items():
             if isinstance(v, torch.Tensor):

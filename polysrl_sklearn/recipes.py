@@ -44,7 +44,7 @@ ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "hidden_dim", "stoichiometry_layers", "structure_layers", "set2set_steps", "n_samples", "beta",
     "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling", "structure_encoder",
     "element_features", "element_skip", "positive_weight", "polymorph_spread", "variance_matching", "variance_count",
-    "variance_mixtures", "variance_anchor", "decorrelation", "multitask_weight")
+    "variance_mixtures", "variance_anchor", "variance_error", "decorrelation", "multitask_weight")
 #: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
 TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs",
                                     "warmup_epochs", "refresh_every", "lr_schedule", "train_only")
@@ -125,6 +125,11 @@ class Recipe:
         added to every variance target (the formulas' and the mixtures'), so the stage adds
         the structure signal to the first stage's uncertainty instead of replacing it
         (0: off; see :func:`~polysrl_sklearn.variance_targets.variance_matching_loss`).
+    variance_error : float
+        With the ``error_variance`` objective (a structure-free stage of a pretrained
+        network): the scale of the property head's centred log squared error added to
+        each formula's stage-start log-variance (0: off; see
+        :mod:`~polysrl_sklearn.error_variance`).
     multitask_weight : float
         Weight of an auxiliary L1 head on a per-formula DFT property (0: off).
     lr_schedule : {"constant", "cosine"}
@@ -164,6 +169,7 @@ class Recipe:
     variance_count: float = 0.0
     variance_mixtures: float = 0.0
     variance_anchor: float = 0.0
+    variance_error: float = 0.0
     decorrelation: float = 0.0
     multitask_weight: float = 0.0
     lr_schedule: str = "constant"
@@ -233,6 +239,12 @@ RECIPES["chgnet_mt_anchored"] = RECIPES["chgnet_mt_mixtures"].replace(
     "target adds the starting chgnet_mt network's own centred log-variance (--variance-anchor 1.0), so the "
     "stage adds the polymorph and mixture signal to the first stage's uncertainty instead of replacing it (the "
     "representation study's C28); 38 min on one CPU core beside another stage", variance_anchor=1.0)
+RECIPES["chgnet_mt_error"] = RECIPES["chgnet_mt_mixtures"].replace(
+    name="chgnet_mt_error", description="a structure-free variance stage (--objective error_variance, "
+    "--init-from the polysrl_chgnet_mt_anchored model file, --property-table mp-non-metals.csv): 20 epochs, "
+    "variance head only, towards the starting uncertainty plus 0.25 x the linear band-gap head's centred log "
+    "squared error, mixtures kept at their starting uncertainty (weight 0.3); the representation study's C38",
+    variance_matching=0.0, variance_count=0.0, variance_error=0.25, multitask_weight=0.0, epochs=20)
 
 #: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
 #: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,

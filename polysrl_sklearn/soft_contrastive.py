@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -44,6 +43,7 @@ from .variance_targets import (
     anchor_offsets,
     mixture_matching_loss,
     polymorph_nll,
+    stage_start_variance,
     structures_per_formula,
     variance_matching_loss,
 )
@@ -179,17 +179,15 @@ class SoftContrastiveLoss(nn.Module):
         """
         object.__setattr__(self, "_anchor_encoder", encoder)
 
+    @property
+    def needs_anchor(self) -> bool:
+        """Whether a stage with this loss reads the frozen stage-start encoder (``variance_anchor > 0``)."""
+        return self.variance_anchor > 0
+
     def _anchor_variance(self, data: TrainingData, step: Any, compositions: Sequence[Any] | None = None
                          ) -> torch.Tensor:
         """Variances of the step's formulas (or of ``compositions``) under the stage-start encoder."""
-        if self._anchor_encoder is None:
-            raise RuntimeError("variance_anchor > 0 needs the stage-start encoder (SoftContrastiveLoss.set_anchor; "
-                               "polysrl_sklearn.pretraining.pretrain hands it over)")
-        frozen = SimpleNamespace(stoichiometry=self._anchor_encoder)
-        with torch.no_grad():
-            if compositions is None:
-                return data.formula_gaussians(frozen, step)[1]
-            return data.encode_compositions(frozen, compositions, step)[1]
+        return stage_start_variance(self._anchor_encoder, data, step, compositions)
 
     def extra_repr(self) -> str:
         extras = "".join(f", {name}={getattr(self, name):g}" for name in

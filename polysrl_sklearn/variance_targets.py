@@ -28,8 +28,16 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
 import torch
+from torch import nn
 from torch_geometric.utils import scatter
+
+if TYPE_CHECKING:
+    from .training_data import TrainingData
 
 
 def structures_per_formula(owner: torch.Tensor, n: int, dtype: torch.dtype) -> torch.Tensor:
@@ -166,3 +174,21 @@ def anchor_offsets(anchor_variance: torch.Tensor, scale: float,
     if centre is None:
         centre = log_variance.mean()
     return scale * (log_variance - centre), centre
+
+
+def stage_start_variance(encoder: nn.Module | None, data: TrainingData, step: Any,
+                         compositions: Sequence[Any] | None = None) -> torch.Tensor:
+    """Variances of a step's formulas (or of ``compositions``) under the frozen stage-start encoder (no gradient).
+
+    ``encoder`` is the stoichiometry encoder that :func:`polysrl_sklearn.pretraining.pretrain`
+    hands to a loss that needs one (``--variance-anchor``, the ``error_variance`` objective);
+    ``None`` raises a RuntimeError that says so.
+    """
+    if encoder is None:
+        raise RuntimeError("this loss needs the frozen stage-start encoder (its set_anchor; "
+                           "polysrl_sklearn.pretraining.pretrain hands it over)")
+    frozen = SimpleNamespace(stoichiometry=encoder)
+    with torch.no_grad():
+        if compositions is None:
+            return data.formula_gaussians(frozen, step)[1]
+        return data.encode_compositions(frozen, compositions, step)[1]

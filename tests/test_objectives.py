@@ -68,7 +68,7 @@ def test_aliases_name_the_same_file_or_random_init():
 
 
 def test_registry_names_and_loss_classes():
-    assert list(OBJECTIVES) == ["polysrl", "polysrl_nosample", "infomax", "graphcl", "supervised"]
+    assert list(OBJECTIVES) == ["polysrl", "polysrl_nosample", "infomax", "graphcl", "supervised", "error_variance"]
     assert get_objective("polysrl").loss is get_objective("polysrl_nosample").loss is SoftContrastiveLoss
     assert {o.pretrains_from for o in OBJECTIVES.values()} == {"structures", "targets"}
     assert {model.objective for model in SHIPPED.values()} <= set(OBJECTIVES)
