@@ -6,9 +6,10 @@ import pytest
 import torch
 from conftest import prototype_structures
 
-from polysrl_sklearn.cli import main, split_holdout
+from polysrl_sklearn.cli import main
 from polysrl_sklearn.corpus import corpus_from_mp_jsonl
 from polysrl_sklearn.network import load_checkpoint
+from polysrl_sklearn.pretrain_command import split_holdout
 
 
 def write_jsonl(path, structures):

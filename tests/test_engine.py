@@ -183,8 +183,8 @@ def test_training_only_the_variance_head_keeps_everything_else_bit_identical(cor
 
 
 def test_init_from_loads_a_full_checkpoint_and_refuses_what_does_not_fit(corpus, tmp_path):
-    from polysrl_sklearn.cli import initialise_from
     from polysrl_sklearn.network import save_checkpoint
+    from polysrl_sklearn.pretrain_command import initialise_from
 
     trained = network_for("graph_network", seed=1)
     save_checkpoint(tmp_path / "full.ckpt", trained, full=True, extra={"held_out_formulas": ["NaCl"], "history": [{}]})

@@ -141,8 +141,9 @@ def test_the_anchor_can_be_another_networks_encoder_and_resumes_from_it(corpus, 
 
 
 def test_anchor_from_needs_the_anchor_lever_and_the_same_held_out_formulas(tmp_path):
-    from polysrl_sklearn.cli import anchor_from, main
+    from polysrl_sklearn.cli import main
     from polysrl_sklearn.network import save_checkpoint
+    from polysrl_sklearn.pretrain_command import anchor_from
 
     with pytest.raises(SystemExit, match="--anchor-from .* give --variance-anchor"):
         main(["pretrain", "--data", str(tmp_path / "none.jsonl"), "--anchor-from", "x.pt"])
