@@ -46,7 +46,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
 
     * ``fit(X)`` without structures does **no training**: it loads the
       ``pretrained`` weights (the shipped Materials-Project model
-      ``polysrl_chgnet_mt_anchored`` by default, F = 200;
+      ``polysrl_chgnet_mt_error`` by default, F = 200;
       a checkpoint path; or ``None`` for a randomly initialised encoder seeded
       by ``random_state``). Inside a Pipeline fitted on a downstream task this
       is leak-free: the labels are never seen.
@@ -83,7 +83,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     ----------
     pretrained : str, path or None, default="default"
         Weights loaded by ``fit`` when no structures are given: a shipped
-        model name ("polysrl_chgnet_mt_anchored", alias "default"; the same
+        model name ("polysrl_chgnet_mt_error", alias "default"; the same
         network with the previous defaults' variance stages
         "polysrl_chgnet_mt_mixtures", "polysrl_chgnet_mt_count" and
         "polysrl_chgnet_mt_variance"; before its

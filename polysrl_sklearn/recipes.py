@@ -240,11 +240,12 @@ RECIPES["chgnet_mt_anchored"] = RECIPES["chgnet_mt_mixtures"].replace(
     "stage adds the polymorph and mixture signal to the first stage's uncertainty instead of replacing it (the "
     "representation study's C28); 38 min on one CPU core beside another stage", variance_anchor=1.0)
 RECIPES["chgnet_mt_error"] = RECIPES["chgnet_mt_mixtures"].replace(
-    name="chgnet_mt_error", description="a structure-free variance stage (--objective error_variance, "
-    "--init-from the polysrl_chgnet_mt_anchored model file, --property-table mp-non-metals.csv): 20 epochs, "
-    "variance head only, towards the starting uncertainty plus 0.25 x the linear band-gap head's centred log "
-    "squared error, mixtures kept at their starting uncertainty (weight 0.3); the representation study's C38",
-    variance_matching=0.0, variance_count=0.0, variance_error=0.25, multitask_weight=0.0, epochs=20)
+    name="chgnet_mt_error", description="the default model's: a structure-free variance stage (--objective "
+    "error_variance, --init-from the polysrl_chgnet_mt_anchored model file, --property-table "
+    "mp-non-metals.csv): 20 epochs, variance head only, towards the starting uncertainty plus 0.5 x the linear "
+    "band-gap head's centred log squared error, mixtures kept at their starting uncertainty (weight 0.3); the "
+    "representation study's C39; 30 min on one CPU core beside another stage",
+    variance_matching=0.0, variance_count=0.0, variance_error=0.5, multitask_weight=0.0, epochs=20)
 
 #: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
 #: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,

@@ -6,11 +6,12 @@ the objective (:mod:`polysrl_sklearn.objectives`), so comparisons inside a famil
 equal-length:
 
 * recipe ``"chgnet_mt"`` (:mod:`polysrl_sklearn.recipes`): ``polysrl_chgnet_mt`` and the
-  baselines named ``*_chgnet_mt``; and the default, ``polysrl_chgnet_mt_anchored``
-  (recipe ``"chgnet_mt_anchored"``, the representation study's selected candidate C28):
+  baselines named ``*_chgnet_mt``; and the default, ``polysrl_chgnet_mt_error``
+  (recipe ``"chgnet_mt_error"``, the representation study's selected candidate C39):
   ``polysrl_chgnet_mt`` with only its variance head trained further, so its mean
   vectors are ``polysrl_chgnet_mt``'s, bit for bit (so are those of the previous
-  defaults ``polysrl_chgnet_mt_mixtures``, C27, recipe ``"chgnet_mt_mixtures"``,
+  defaults ``polysrl_chgnet_mt_anchored``, C28, recipe ``"chgnet_mt_anchored"``,
+  ``polysrl_chgnet_mt_mixtures``, C27, recipe ``"chgnet_mt_mixtures"``,
   ``polysrl_chgnet_mt_count``, C25, recipe ``"chgnet_mt_count"``, and
   ``polysrl_chgnet_mt_variance``, C22, recipe ``"chgnet_mt_variance"``);
 * recipe ``"cpu"``: the first default ``polysrl`` (F = 64, 22 epochs) and its
@@ -22,7 +23,7 @@ Examples
 --------
 >>> from polysrl_sklearn.shipped import canonical_model_name
 >>> canonical_model_name("default"), canonical_model_name("supervised"), canonical_model_name(None)
-('polysrl_chgnet_mt_anchored', 'mp_band_gap', 'rand_init')
+('polysrl_chgnet_mt_error', 'mp_band_gap', 'rand_init')
 """
 
 from __future__ import annotations
@@ -104,11 +105,17 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
     ShippedModel("polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_anchored.pt", "polysrl", "chgnet_mt_anchored",
                  "the default model: as polysrl_chgnet_mt_mixtures, with polysrl_chgnet_mt's own log-variance "
                  "added to every variance target (--variance-anchor 1.0), so the column keeps the first stage's "
-                 "error ranking under the polymorph and mixture signal; the same mean vectors (the study's C28)"),
+                 "error ranking under the polymorph and mixture signal; the same mean vectors (the study's C28; "
+                 "the default model until C39)"),
+    ShippedModel("polysrl_chgnet_mt_error", "polysrl_chgnet_mt_error.pt", "error_variance", "chgnet_mt_error",
+                 "the default model: polysrl_chgnet_mt_anchored with its variance head trained further, without "
+                 "structures, towards its own uncertainty plus 0.5 x the centred log squared error of a linear "
+                 "band-gap head (--objective error_variance), so the column also ranks where a head on these "
+                 "features errs; the same mean vectors (the study's C39)"),
 ]}
 
 #: Canonical name of the default model (``PolySRLFeaturizer()``, alias ``"default"``).
-DEFAULT_MODEL = "polysrl_chgnet_mt_anchored"
+DEFAULT_MODEL = "polysrl_chgnet_mt_error"
 
 #: Name of the randomly initialised encoder (``pretrained=None``), the paper's "Rand init.".
 RANDOM_INIT = "rand_init"

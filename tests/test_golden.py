@@ -33,8 +33,9 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name", ["polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_mixtures", "polysrl_chgnet_mt_count",
-                                  "polysrl_chgnet_mt_variance", "polysrl_chgnet_mt", "polysrl"])
+@pytest.mark.parametrize("name", ["polysrl_chgnet_mt_error", "polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_mixtures",
+                                  "polysrl_chgnet_mt_count", "polysrl_chgnet_mt_variance", "polysrl_chgnet_mt",
+                                  "polysrl"])
 def test_shipped_model_features_are_bit_identical(one_thread, name):
     golden = json.loads(GOLDEN.read_text())
     model = golden["models"][canonical_model_name(name)]

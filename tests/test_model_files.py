@@ -188,7 +188,7 @@ def test_the_shipped_variance_stages_are_deltas_of_their_first_stage():
     from polysrl_sklearn.model_files import BASE_KEY
 
     for name in ("polysrl_chgnet_mt_variance", "polysrl_chgnet_mt_count", "polysrl_chgnet_mt_mixtures",
-                 "polysrl_chgnet_mt_anchored"):
+                 "polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_error"):
         stored = torch.load(SHIPPED_MODELS[name], weights_only=True)
         assert stored[BASE_KEY] == SHIPPED_MODELS["polysrl_chgnet_mt"].name
         assert all(k.startswith(("stoichiometry.var_pool.", "stoichiometry.var_out.")) for k in stored["state_dict"])
