@@ -26,7 +26,7 @@ import numpy as np
 
 from polysrl_sklearn.datasets import mp_polymorph_counts
 from polysrl_sklearn.model_cache import cached_featurizer
-from polysrl_sklearn.validation import column_measures, held_out_formulas, held_out_mixtures, held_out_mp_gap_errors
+from polysrl_sklearn.validation import column_table, held_out_formulas, held_out_mixtures, held_out_mp_gap_errors
 
 
 def main() -> None:
@@ -56,14 +56,10 @@ def main() -> None:
     print(f"{len(formulas)} held-out formulas ({(counts >= 2).mean():.1%} polymorphic), "
           f"{len(gap_formulas)} with an MP band gap; std of log u: first {log_first.std():.3f}, "
           f"stage {log_stage.std():.3f}\n")
-    print("| column | polymorph AUROC | mixture AUROC | MP-gap Spearman |")
-    print("|---|---:|---:|---:|")
     rows = [("first stage alone", log_first, log_first_mixed)]
     rows += [(f"stage + {s:g} x first", log_stage + s * (log_first - centre),
               log_stage_mixed + s * (log_first_mixed - centre)) for s in args.scales]
-    for name, compounds, mixture in rows:
-        measures = column_measures(compounds, mixture, counts >= 2, with_gap, errors)
-        print(f"| {name} | " + " | ".join(f"{value:.3f}" for value in measures) + " |")
+    print(column_table(rows, counts >= 2, with_gap, errors))
     print(f"\n{time.perf_counter() - started:.0f} s")
 
 

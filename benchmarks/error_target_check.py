@@ -32,7 +32,7 @@ from sklearn.linear_model import LinearRegression
 
 from polysrl_sklearn.datasets import load_mp_dft_band_gap, mp_polymorph_counts
 from polysrl_sklearn.model_cache import cached_featurizer
-from polysrl_sklearn.validation import column_measures, held_out_mixtures, held_out_mp_gap_errors
+from polysrl_sklearn.validation import column_table, held_out_mixtures, held_out_mp_gap_errors
 
 #: Added to the squared error before its log, so that a near-exact prediction stays finite (eV^2).
 ERROR_FLOOR = 1e-4
@@ -83,14 +83,10 @@ def main() -> None:
           f"{spearmanr(predicted[with_gap], held_error).statistic:.3f}; the head's absolute error against the "
           f"paper head's out-of-fold one {spearmanr(held_error, errors).statistic:.3f}; std of log u "
           f"{log_stage.std():.3f}, of the prediction {predicted.std():.3f}\n")
-    print("| column | polymorph AUROC | mixture AUROC | MP-gap Spearman |")
-    print("|---|---:|---:|---:|")
     rows = [("predicted head error alone", predicted, predicted_mixed)]
     rows += [(f"{args.stage} + {s:g} x predicted error", log_stage + s * (predicted - centre),
               log_stage_mixed + s * (predicted_mixed - centre)) for s in args.scales]
-    for name, compounds, mixture in rows:
-        measures = column_measures(compounds, mixture, counts >= 2, with_gap, errors)
-        print(f"| {name} | " + " | ".join(f"{value:.3f}" for value in measures) + " |")
+    print(column_table(rows, counts >= 2, with_gap, errors))
     print(f"\n{time.perf_counter() - started:.0f} s")
 
 

@@ -90,6 +90,16 @@ def column_measures(compounds: np.ndarray, mixtures: np.ndarray, polymorphic: np
             float(spearmanr(compounds[with_gap], gap_errors).statistic))
 
 
+def column_table(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], polymorphic: np.ndarray, with_gap: np.ndarray,
+                 gap_errors: np.ndarray) -> str:
+    """A markdown table of :func:`column_measures` for candidate columns ``(name, compounds, mixtures)``."""
+    lines = ["| column | polymorph AUROC | mixture AUROC | MP-gap Spearman |", "|---|---:|---:|---:|"]
+    for name, compounds, mixtures in rows:
+        measures = column_measures(compounds, mixtures, polymorphic, with_gap, gap_errors)
+        lines.append(f"| {name} | " + " | ".join(f"{value:.3f}" for value in measures) + " |")
+    return "\n".join(lines)
+
+
 def held_out_measures(model: str | os.PathLike, data_dir: str | os.PathLike | None = None) -> dict[str, float]:
     """AUROC, effective rank and uncertainty level on ``model``'s held-out MP formulas."""
     from .datasets import mp_polymorph_counts

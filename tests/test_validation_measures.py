@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from polysrl_sklearn.validation import column_measures, effective_rank
+from polysrl_sklearn.validation import column_measures, column_table, effective_rank
 
 
 def test_column_measures_on_a_column_with_known_answers():
@@ -25,3 +25,13 @@ def test_effective_rank_counts_the_used_directions():
     flat[:, 4:] *= 1e-6
     assert effective_rank(isotropic) == pytest.approx(8, rel=0.02)
     assert effective_rank(flat) == pytest.approx(4, rel=0.02)
+
+
+def test_column_table_has_a_row_per_column():
+    compounds, mixtures = np.array([0.1, 0.2, 0.3, 0.9]), np.array([2.0])
+    polymorphic, with_gap = np.array([False, False, True, True]), np.array([True, True, True, False])
+    table = column_table([("a", compounds, mixtures), ("b", -compounds, -mixtures)], polymorphic, with_gap,
+                         np.array([0.1, 0.2, 0.3]))
+    lines = table.splitlines()
+    assert lines[0].startswith("| column |") and len(lines) == 4
+    assert lines[2] == "| a | 1.000 | 1.000 | 1.000 |" and lines[3] == "| b | 0.000 | 0.000 | -1.000 |"
