@@ -85,9 +85,9 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Weights loaded by ``fit`` when no structures are given: a shipped
         model name ("polysrl_chgnet_mt_error", alias "default"; the same
         network with the previous defaults' variance stages
-        "polysrl_chgnet_mt_mixtures", "polysrl_chgnet_mt_count" and
-        "polysrl_chgnet_mt_variance"; before its
-        variance stage "polysrl_chgnet_mt" and its baselines
+        "polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_mixtures",
+        "polysrl_chgnet_mt_count" and "polysrl_chgnet_mt_variance"; before its
+        variance stages "polysrl_chgnet_mt" and its baselines
         "polysrl_nosample_chgnet_mt", "infomax_chgnet_mt", "graphcl_chgnet_mt",
         "mp_band_gap_chgnet_mt"; the F = 64 model "polysrl" and its
         baselines "polysrl_nosample", "infomax", "graphcl", "mp_band_gap", alias
@@ -433,6 +433,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
             parse_composition(item, i)
         pretraining = structures is not None or pretraining_targets is not None
         config = self._model_config()
+        if pretraining and (config.objective == "error_variance" or config.variance_error > 0):
+            raise ValueError("objective='error_variance' (with its variance_error) is a variance stage of a "
+                             "pretrained network; fit trains a new network, so run the stage with polysrl pretrain "
+                             "--objective error_variance --init-from MODEL --property-table CSV")
         multitask = config.multitask_weight > 0
         if multitask and pretraining and (structures is None or pretraining_targets is None):
             raise ValueError("multitask_weight > 0 pretrains from structures= and pretraining_targets= together "
@@ -444,10 +448,6 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                              "multitask_weight > 0)")
         if checkpoint is not None and not pretraining:
             raise ValueError("checkpoint= is for pretraining; pass structures= (or pretraining_targets=)")
-        if pretraining and config.objective == "error_variance":
-            raise ValueError("objective='error_variance' is a variance stage of a pretrained network; fit trains a "
-                             "new network, so run the stage with polysrl pretrain --objective error_variance "
-                             "--init-from MODEL --property-table CSV")
         if pretraining and config.variance_anchor > 0:
             raise ValueError("variance_anchor > 0 anchors a variance stage to a pretrained network's own "
                              "log-variance; fit trains a new network, so run the stage with polysrl pretrain "

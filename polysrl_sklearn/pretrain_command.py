@@ -112,6 +112,9 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
         raise SystemExit("polysrl pretrain: --variance-anchor adds the stage-start network's own log-variance to "
                          "the variance targets; it needs --init-from, the full checkpoint of a pretrained network")
     error_stage = args.objective == "error_variance"
+    if recipe.variance_error > 0 and not error_stage:
+        raise SystemExit("polysrl pretrain: --variance-error is the scale of the error_variance objective's error "
+                         "term; give --objective error_variance too")
     if args.anchor_from and recipe.variance_anchor <= 0 and not error_stage:
         raise SystemExit("polysrl pretrain: --anchor-from names the network whose log-variance --variance-anchor "
                          "adds to the variance targets; give --variance-anchor S > 0 too")

@@ -122,7 +122,10 @@ def test_the_objective_is_registered_reads_no_structure_and_is_refused_by_fit():
     objective = get_objective("error_variance")
     assert objective.pretrains_from == "targets" and not objective.uses_structures
     assert objective_loss(stage_network(variance_error=0.25)).variance_error == 0.25
-    with pytest.raises(ValueError, match="error_variance' is a variance stage .* polysrl pretrain"):
+    with pytest.raises(ValueError, match="error_variance' .* is a variance stage .* polysrl pretrain"):
+        PolySRLFeaturizer(pretrained=None, variance_error=0.5, hidden_dim=8,
+                          device="cpu").fit(["NaCl", "KCl"], pretraining_targets=[1.0, 2.0])
+    with pytest.raises(ValueError, match="error_variance' .* is a variance stage .* polysrl pretrain"):
         PolySRLFeaturizer(pretrained=None, objective="error_variance", hidden_dim=8,
                           device="cpu").fit(["NaCl", "KCl"], pretraining_targets=[1.0, 2.0])
     with pytest.raises(ValueError, match="variance_error"):
@@ -154,6 +157,8 @@ def test_cli_runs_the_stage_from_a_model_file_with_its_held_out_formulas(tmp_pat
                   "--export", str(tmp_path / "stage.pt")]
     with pytest.raises(SystemExit, match="error_variance is a variance stage .* needs --init-from"):
         main(stage_args)
+    with pytest.raises(SystemExit, match="--variance-error is the scale .* give --objective error_variance"):
+        main(["pretrain", *common, "--variance-error", "0.5"])
     assert main([*stage_args, "--init-from", str(tmp_path / "first.pt"), "--train-only", "variance_head"]) == 0
     _, first = load_checkpoint(tmp_path / "first.pt")
     stage_network_, staged = load_checkpoint(tmp_path / "stage.pt")
