@@ -76,6 +76,20 @@ class StructureCorpus:
                                None if self.targets is None else self.targets[keep])
 
 
+def _parsed_or_none(formula: str) -> ParsedComposition | None:
+    """The parsed formula, or None if an element has no embedding (its structures are dropped)."""
+    try:
+        return parse_composition(formula)
+    except ValueError:
+        return None
+
+
+def _no_crystal_graphs() -> CrystalGraphSet:
+    """The graph set of a structure-free corpus (no structure, no node)."""
+    return CrystalGraphSet(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int16),
+                           np.zeros(0, np.int16), np.zeros(0, np.float32))
+
+
 def _group(formula_per_structure: Sequence[str]) -> tuple[list[str], np.ndarray]:
     formulas, owner = np.unique(np.asarray(formula_per_structure, dtype=object).astype(str),
                                 return_inverse=True)
@@ -218,10 +232,7 @@ def corpus_from_mp_jsonl(path: str | os.PathLike | None = None, limit: int | Non
     parsed_of: dict[str, ParsedComposition | None] = {}
     for r in records:
         if r["formula"] not in parsed_of:
-            try:
-                parsed_of[r["formula"]] = parse_composition(r["formula"])
-            except ValueError:
-                parsed_of[r["formula"]] = None
+            parsed_of[r["formula"]] = _parsed_or_none(r["formula"])
     valid_formula = np.array([parsed_of[r["formula"]] is not None for r in records], dtype=bool)
     keep = np.flatnonzero(valid_graph & valid_formula)
     formulas, owner = _group([records[i]["formula"] for i in keep])
@@ -252,10 +263,8 @@ def corpus_from_property_table(compositions: Sequence[Any], targets: Sequence[fl
     formulas, owner = _group(reduced)
     sums = np.bincount(owner, weights=np.asarray(targets, dtype=np.float64), minlength=len(formulas))
     means = sums / np.bincount(owner, minlength=len(formulas))
-    empty = CrystalGraphSet(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int16),
-                            np.zeros(0, np.int16), np.zeros(0, np.float32))
     return StructureCorpus(formulas, [parse_composition(f) for f in formulas],
-                           np.arange(len(formulas)), empty, formulas, targets=means.astype(np.float32))
+                           np.arange(len(formulas)), _no_crystal_graphs(), formulas, targets=means.astype(np.float32))
 
 
 def formula_corpus_from_mp_jsonl(path: str | os.PathLike | None = None, limit: int | None = None
@@ -276,19 +285,12 @@ def formula_corpus_from_mp_jsonl(path: str | os.PathLike | None = None, limit: i
     """
     records = [json.loads(line) for line in iter_mp_lines(path, limit)]
     formulas, owner = _group([r["formula"] for r in records])
-    parsed: list[ParsedComposition | None] = []
-    for formula in formulas:
-        try:
-            parsed.append(parse_composition(formula))
-        except ValueError:
-            parsed.append(None)
+    parsed = [_parsed_or_none(formula) for formula in formulas]
     valid = np.array([p is not None for p in parsed], dtype=bool)
     kept = [f for f, ok in zip(formulas, valid) if ok]
-    empty = CrystalGraphSet(np.zeros(0, np.int64), np.zeros(1, np.int64), np.zeros(0, np.int16),
-                            np.zeros(0, np.int16), np.zeros(0, np.float32))
     dropped = {"element_without_embedding": [r["material_id"] for r, f in zip(records, owner) if not valid[f]]}
-    return StructureCorpus(kept, [p for p in parsed if p is not None], np.arange(len(kept)), empty, kept,
-                           dropped, np.full(len(kept), np.nan, dtype=np.float32))
+    return StructureCorpus(kept, [p for p in parsed if p is not None], np.arange(len(kept)), _no_crystal_graphs(),
+                           kept, dropped, np.full(len(kept), np.nan, dtype=np.float32))
 
 
 def with_formula_targets(corpus: StructureCorpus, compositions: Sequence[Any], values: Any,

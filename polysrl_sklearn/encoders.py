@@ -21,7 +21,7 @@ from torch_geometric.utils import scatter
 
 from .crystal_graph import CrystalBatch
 from .recipes import DEFAULTS
-from .stoichiometry_graph import StoichiometryBatch
+from .stoichiometry_graph import StoichiometryBatch, build_stoichiometry_batch
 
 
 def _mlp(in_features: int, hidden: int, out_features: int) -> nn.Sequential:
@@ -293,3 +293,20 @@ class StoichiometryEncoder(nn.Module):
         low, high = self.log_variance_bounds
         log_var = low + (high - low) * torch.sigmoid(raw)
         return mean, log_var.exp()
+
+
+#: Compositions per forward pass when computing mean vectors for prediction or a frozen encoder.
+ENCODE_CHUNK = 8192
+
+
+@torch.no_grad()
+def mean_vectors(encoder: nn.Module, parsed: list, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Mean vectors of parsed compositions under ``encoder`` (eval mode, no gradient), on the CPU.
+
+    The encoder is left in eval mode and on the CPU.
+    """
+    encoder.to(device).eval()
+    out = [encoder.mean_vector(build_stoichiometry_batch(parsed[start:start + ENCODE_CHUNK]).to(device)).cpu()
+           for start in range(0, len(parsed), ENCODE_CHUNK)]
+    encoder.to("cpu")
+    return torch.cat(out) if out else torch.zeros((0, 0))

@@ -39,8 +39,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .encoders import mean_vectors
 from .mixtures import batch_mixtures
-from .stoichiometry_graph import build_stoichiometry_batch
 from .variance_targets import stage_start_variance
 
 if TYPE_CHECKING:
@@ -51,10 +51,6 @@ if TYPE_CHECKING:
 #: Added to each squared error before its log (in the property's unit squared, e.g. eV^2), so that
 #: a nearly exact prediction keeps a finite target.
 ERROR_FLOOR = 1e-4
-
-#: Formulas per forward pass when the head is fitted.
-FIT_BATCH = 4096
-
 
 def error_log_variance_offsets(predicted: torch.Tensor, targets: torch.Tensor, scale: float,
                                floor: float = ERROR_FLOOR) -> torch.Tensor:
@@ -87,8 +83,7 @@ def error_log_variance_offsets(predicted: torch.Tensor, targets: torch.Tensor, s
 
 
 @torch.no_grad()
-def fit_property_head(network: PolySRLNetwork, corpus: StructureCorpus, device: torch.device,
-                      batch_size: int = FIT_BATCH) -> None:
+def fit_property_head(network: PolySRLNetwork, corpus: StructureCorpus, device: torch.device) -> None:
     """Set ``network.property_head`` to the least-squares linear map from the mean vectors to the corpus targets.
 
     One column per head, each fitted on the formulas whose target it knows (an intercept
@@ -100,12 +95,9 @@ def fit_property_head(network: PolySRLNetwork, corpus: StructureCorpus, device: 
     if head.out_features != targets.shape[1]:
         raise ValueError(f"the network has {head.out_features} property head(s) but the corpus "
                          f"{targets.shape[1]} target column(s)")
-    was_training = network.training
-    network.eval()
-    means = torch.cat([network.stoichiometry(build_stoichiometry_batch(corpus.parsed[start:start + batch_size])
-                                             .to(device))[0].double().cpu()
-                       for start in range(0, len(corpus.formulas), batch_size)])
-    network.train(was_training)
+    was_training = network.stoichiometry.training
+    means = mean_vectors(network.stoichiometry, corpus.parsed, device).double()
+    network.stoichiometry.to(device).train(was_training)  # mean_vectors leaves it on the CPU, in eval mode
     design = torch.cat([means, torch.ones(len(means), 1, dtype=torch.float64)], dim=1)
     for column in range(targets.shape[1]):
         known = np.isfinite(targets[:, column])

@@ -282,16 +282,12 @@ def anchor_from(path: str, held_out_formulas: list[str]) -> tuple:
 def held_out_of(path: str) -> list[str]:
     """The held-out formulas stored in the model file or checkpoint at ``path`` (SystemExit naming it if none)."""
     from .model_files import ModelFileError
-    from .network import load_checkpoint
+    from .validation import held_out_formulas
 
     try:
-        _, payload = load_checkpoint(path)
-    except (ModelFileError, FileNotFoundError) as exc:
+        return held_out_formulas(path)
+    except (ModelFileError, FileNotFoundError, ValueError) as exc:
         raise SystemExit(f"polysrl pretrain --init-from: {exc}") from None
-    if not payload.get("held_out_formulas"):
-        raise SystemExit(f"polysrl pretrain --init-from {path}: it stores no held-out formulas, so the stage cannot "
-                         "keep them out (pretrain with --holdout)")
-    return list(payload["held_out_formulas"])
 
 
 def initialise_from(network, path: str, held_out_formulas: list[str], only_stoichiometry: bool = False) -> dict:

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from .composition import as_composition_list, parse_composition
+from .encoders import mean_vectors
 from .featurizer import PolySRLFeaturizer
 from .head import (
     PAPER_LEARNING_RATES,
@@ -28,9 +29,6 @@ from .pretraining import resolve_device
 from .stoichiometry_graph import build_stoichiometry_batch
 from .torch_threads import threads_for
 
-#: Compositions per forward pass when computing mean vectors for prediction or a frozen encoder.
-ENCODE_CHUNK = 8192
-
 
 class EncoderWithHead(nn.Module):
     """Stoichiometry batch -> mean vector (the encoder's f^a and f^a_mu) -> head -> prediction."""
@@ -42,16 +40,6 @@ class EncoderWithHead(nn.Module):
 
     def forward(self, batch: Any) -> torch.Tensor:  # noqa: D102
         return self.head(self.encoder.mean_vector(batch)).squeeze(-1)
-
-
-@torch.no_grad()
-def mean_vectors(encoder: nn.Module, parsed: list, device: torch.device | str = "cpu") -> torch.Tensor:
-    """Mean vectors of parsed compositions under ``encoder`` (eval mode, no gradient), on the CPU."""
-    encoder.to(device).eval()
-    out = [encoder.mean_vector(build_stoichiometry_batch(parsed[start:start + ENCODE_CHUNK]).to(device)).cpu()
-           for start in range(0, len(parsed), ENCODE_CHUNK)]
-    encoder.to("cpu")
-    return torch.cat(out) if out else torch.zeros((0, 0))
 
 
 def _standardiser(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,7 +27,6 @@ Examples
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -184,11 +183,6 @@ class SoftContrastiveLoss(nn.Module):
         """Whether a stage with this loss reads the frozen stage-start encoder (``variance_anchor > 0``)."""
         return self.variance_anchor > 0
 
-    def _anchor_variance(self, data: TrainingData, step: Any, compositions: Sequence[Any] | None = None
-                         ) -> torch.Tensor:
-        """Variances of the step's formulas (or of ``compositions``) under the stage-start encoder."""
-        return stage_start_variance(self._anchor_encoder, data, step, compositions)
-
     def extra_repr(self) -> str:
         extras = "".join(f", {name}={getattr(self, name):g}" for name in
                          ("positive_weight", "polymorph_spread", "decorrelation", "variance_matching",
@@ -278,14 +272,14 @@ class SoftContrastiveLoss(nn.Module):
         structure_vectors, owner = structure_vectors.float(), data.owner(step)
         offset = centre = mixture_offset = None
         if self.variance_anchor > 0:
-            offset, centre = anchor_offsets(self._anchor_variance(data, step), self.variance_anchor)
+            offset, centre = anchor_offsets(stage_start_variance(self._anchor_encoder, data, step), self.variance_anchor)
         loss, parts = self(mean.float(), variance.float(), structure_vectors, owner, variance_offset=offset)
         if self.variance_mixtures > 0 and len(step.formulas) >= 2:
             mixtures, partner = batch_mixtures([data.parsed[f] for f in step.formulas], rng)
             _, mixture_variance = data.encode_compositions(network, mixtures, step)
             if self.variance_anchor > 0:
-                mixture_offset, _ = anchor_offsets(self._anchor_variance(data, step, mixtures), self.variance_anchor,
-                                                   centre)
+                mixture_offset, _ = anchor_offsets(stage_start_variance(self._anchor_encoder, data, step, mixtures),
+                                                   self.variance_anchor, centre)
             mixing = mixture_matching_loss(mixture_variance.float(), structure_vectors, owner,
                                            torch.as_tensor(partner, device=mean.device), self.variance_count,
                                            mixture_offset)
