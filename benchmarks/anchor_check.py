@@ -26,7 +26,7 @@ import numpy as np
 
 from polysrl_sklearn.datasets import mp_polymorph_counts
 from polysrl_sklearn.model_cache import cached_featurizer
-from polysrl_sklearn.validation import column_table, held_out_formulas, held_out_mixtures, held_out_mp_gap_errors
+from polysrl_sklearn.validation import column_table, held_out_formulas, held_out_mixtures, held_out_mp_gap_errors, scaled_sums
 
 
 def main() -> None:
@@ -52,13 +52,11 @@ def main() -> None:
     gap_formulas, _, _, errors = held_out_mp_gap_errors(args.first, args.data_dir)
     with_gap = np.isin(formulas, gap_formulas)
 
-    centre = log_first.mean()
     print(f"{len(formulas)} held-out formulas ({(counts >= 2).mean():.1%} polymorphic), "
           f"{len(gap_formulas)} with an MP band gap; std of log u: first {log_first.std():.3f}, "
           f"stage {log_stage.std():.3f}\n")
     rows = [("first stage alone", log_first, log_first_mixed)]
-    rows += [(f"stage + {s:g} x first", log_stage + s * (log_first - centre),
-              log_stage_mixed + s * (log_first_mixed - centre)) for s in args.scales]
+    rows += scaled_sums("stage", log_stage, log_stage_mixed, "first", log_first, log_first_mixed, args.scales)
     print(column_table(rows, counts >= 2, with_gap, errors))
     print(f"\n{time.perf_counter() - started:.0f} s")
 

@@ -32,7 +32,7 @@ from sklearn.linear_model import LinearRegression
 
 from polysrl_sklearn.datasets import load_mp_dft_band_gap, mp_polymorph_counts
 from polysrl_sklearn.model_cache import cached_featurizer
-from polysrl_sklearn.validation import column_table, held_out_mixtures, held_out_mp_gap_errors
+from polysrl_sklearn.validation import column_table, held_out_mixtures, held_out_mp_gap_errors, scaled_sums
 
 #: Added to the squared error before its log, so that a near-exact prediction stays finite (eV^2).
 ERROR_FLOOR = 1e-4
@@ -68,7 +68,6 @@ def main() -> None:
     regressor = HistGradientBoostingRegressor(max_iter=300, random_state=0).fit(train_means, train_error)
     predicted = regressor.predict(first.transform(formulas)[:, :-1])
     predicted_mixed = regressor.predict(first.transform(mixtures)[:, :-1])
-    centre = predicted.mean()
 
     log_stage = np.log(stage.transform(formulas)[:, -1])
     log_stage_mixed = np.log(stage.transform(mixtures)[:, -1])
@@ -84,8 +83,8 @@ def main() -> None:
           f"paper head's out-of-fold one {spearmanr(held_error, errors).statistic:.3f}; std of log u "
           f"{log_stage.std():.3f}, of the prediction {predicted.std():.3f}\n")
     rows = [("predicted head error alone", predicted, predicted_mixed)]
-    rows += [(f"{args.stage} + {s:g} x predicted error", log_stage + s * (predicted - centre),
-              log_stage_mixed + s * (predicted_mixed - centre)) for s in args.scales]
+    rows += scaled_sums(args.stage, log_stage, log_stage_mixed, "predicted error", predicted, predicted_mixed,
+                        args.scales)
     print(column_table(rows, counts >= 2, with_gap, errors))
     print(f"\n{time.perf_counter() - started:.0f} s")
 

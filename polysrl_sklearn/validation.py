@@ -90,6 +90,18 @@ def column_measures(compounds: np.ndarray, mixtures: np.ndarray, polymorphic: np
             float(spearmanr(compounds[with_gap], gap_errors).statistic))
 
 
+def scaled_sums(name: str, column: np.ndarray, column_mixtures: np.ndarray, added: str, addition: np.ndarray,
+                addition_mixtures: np.ndarray, scales: Sequence[float]) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Candidate columns ``column + s * (addition - mean(addition))``, one per scale, for :func:`column_table`.
+
+    The formulas' mean of ``addition`` centres the mixtures' too, so that the addition moves
+    the column's order, not its level. Each row is named ``"{name} + {s} x {added}"``.
+    """
+    centre = addition.mean()
+    return [(f"{name} + {s:g} x {added}", column + s * (addition - centre),
+             column_mixtures + s * (addition_mixtures - centre)) for s in scales]
+
+
 def column_table(rows: Sequence[tuple[str, np.ndarray, np.ndarray]], polymorphic: np.ndarray, with_gap: np.ndarray,
                  gap_errors: np.ndarray) -> str:
     """A markdown table of :func:`column_measures` for candidate columns ``(name, compounds, mixtures)``."""

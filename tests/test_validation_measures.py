@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from polysrl_sklearn.validation import column_measures, column_table, effective_rank
+from polysrl_sklearn.validation import column_measures, column_table, effective_rank, scaled_sums
 
 
 def test_column_measures_on_a_column_with_known_answers():
@@ -35,3 +35,13 @@ def test_column_table_has_a_row_per_column():
     lines = table.splitlines()
     assert lines[0].startswith("| column |") and len(lines) == 4
     assert lines[2] == "| a | 1.000 | 1.000 | 1.000 |" and lines[3] == "| b | 0.000 | 0.000 | -1.000 |"
+
+
+def test_scaled_sums_add_the_centred_addition_to_formulas_and_mixtures_alike():
+    column, column_mixtures = np.array([1.0, 2.0, 3.0]), np.array([5.0])
+    addition, addition_mixtures = np.array([0.0, 1.0, 2.0]), np.array([4.0])   # centre 1
+    rows = scaled_sums("stage", column, column_mixtures, "error", addition, addition_mixtures, [0.0, 2.0])
+    assert [name for name, _, _ in rows] == ["stage + 0 x error", "stage + 2 x error"]
+    np.testing.assert_array_equal(rows[0][1], column)
+    np.testing.assert_array_equal(rows[1][1], [-1.0, 2.0, 5.0])
+    np.testing.assert_array_equal(rows[1][2], [11.0])
