@@ -5,6 +5,10 @@
 * :func:`multitask_l1` and :func:`add_multitask_term` -- ``--multitask-weight`` with
   ``--property-table``: L1 heads that predict DFT properties from the mean vector, so that the
   representation keeps the chemistry that those properties need.
+* :func:`add_element_statistics_term` -- ``--element-statistics``: a linear head that
+  reconstructs the composition's 132 Magpie statistics (standardised) from the mean vector, so
+  that the representation keeps the chemistry of its own input
+  (:mod:`polysrl_sklearn.element_probes` measures how much it keeps).
 
 Examples
 --------
@@ -62,3 +66,17 @@ def add_multitask_term(network: PolySRLNetwork, loss: torch.Tensor, parts: dict,
     auxiliary = multitask_l1(predicted.squeeze(-1) if targets.dim() == 1 else predicted, targets)
     parts["multitask"] = auxiliary.detach()
     return loss + network.config.multitask_weight * auxiliary
+
+
+def add_element_statistics_term(network: PolySRLNetwork, loss: torch.Tensor, parts: dict, mean: torch.Tensor,
+                                statistics: torch.Tensor) -> torch.Tensor:
+    """``loss`` plus ``element_statistics`` times the reconstruction head's mean absolute error on ``mean``.
+
+    ``statistics`` are the batch formulas' standardised Magpie statistics, (n, 132)
+    (:func:`polysrl_sklearn.element_probes.standardised_element_statistics`); the error is averaged
+    over formulas and statistics, so the weight does not depend on their number. The unweighted
+    term is recorded in ``parts["element_statistics"]`` (detached).
+    """
+    term = (network.statistics_head(mean).float() - statistics).abs().mean()
+    parts["element_statistics"] = term.detach()
+    return loss + network.config.element_statistics * term

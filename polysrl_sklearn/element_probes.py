@@ -1,4 +1,4 @@
-"""Linear probes: how much of a composition's elemental chemistry a representation keeps.
+"""Magpie's composition statistics: linear probes of a representation, and reconstruction targets.
 
 A frozen representation is judged against Magpie, whose features are statistics of
 elemental properties over a composition. The stoichiometry encoder reads those same
@@ -14,7 +14,11 @@ directions a linear model cannot read.
 
 This is a diagnostic on validation formulas (``benchmarks/element_probe.py`` runs it on
 the MP formulas held out of pretraining); it is not a selection measure of the
-representation study.
+representation study. The same 132 statistics, standardised over the pretraining formulas
+(:func:`standardised_element_statistics`), are the targets of the ``element_statistics``
+pretraining lever: an auxiliary linear head that reconstructs them from the mean vector, so that
+the contrastive objective cannot trade the input's chemistry away
+(:func:`polysrl_sklearn.auxiliary_terms.add_element_statistics_term`).
 
 Examples
 --------
@@ -40,6 +44,8 @@ from sklearn.preprocessing import StandardScaler
 
 #: The composition statistics probed by default: all six of Magpie's, in its order.
 PROBE_STATISTICS: tuple[str, ...] = ("minimum", "maximum", "range", "mean", "avg_dev", "mode")
+#: Number of Magpie statistics (22 elemental properties x 6 statistics): the reconstruction head's width.
+ELEMENT_STATISTICS_COUNT = 22 * len(PROBE_STATISTICS)
 #: Ridge penalties searched (by efficient leave-one-out, one per target) inside each fold.
 RIDGE_ALPHAS: np.ndarray = np.logspace(-3, 3, 13)
 
@@ -120,3 +126,23 @@ def linear_probe_r2(features: np.ndarray, targets: pd.DataFrame, folds: int = 5,
     split = KFold(n_splits=folds, shuffle=True, random_state=seed)
     predicted = cross_val_predict(probe, features, targets.to_numpy(), cv=split)
     return pd.Series(r2_score(targets.to_numpy(), predicted, multioutput="raw_values"), index=targets.columns)
+
+
+def standardised_element_statistics(formulas: Sequence[str]) -> np.ndarray:
+    """The 132 Magpie statistics of ``formulas``, each column centred and scaled to unit variance over them.
+
+    A column that is constant over ``formulas`` becomes zeros. These are the targets of the
+    ``element_statistics`` reconstruction head.
+
+    Parameters
+    ----------
+    formulas : sequence of str
+        The pretraining formulas.
+
+    Returns
+    -------
+    ndarray of shape (n_formulas, ELEMENT_STATISTICS_COUNT), float32
+    """
+    values = element_property_targets(formulas).to_numpy()
+    scale = values.std(axis=0)
+    return ((values - values.mean(axis=0)) / np.where(scale > 0, scale, 1.0)).astype(np.float32)

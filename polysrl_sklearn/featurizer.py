@@ -167,6 +167,12 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Weight of each auxiliary L1 head on a DFT property during contrastive
         pretraining; the properties are ``pretraining_targets`` given to
         ``fit`` beside ``structures``, one head per column (NaN where unknown).
+    element_statistics : float or None, default=None (new networks: 0.0)
+        Weight of an auxiliary linear head that reconstructs each pretraining formula's
+        132 Magpie statistics (matminer's ``ElementProperty`` preset, standardised over the
+        formulas) from its mean vector: the features then keep the chemistry of their own
+        input (:mod:`polysrl_sklearn.element_probes`). Needs no other data; the ``polysrl``
+        objectives only, eager steps only.
     epochs : int, default=22
     batch_size : int, default=256
         Formulas per pretraining batch.
@@ -187,7 +193,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         Pretraining on CUDA: replay each step from one captured CUDA graph
         (:mod:`polysrl_sklearn.graphed_steps`; in fp32 1.4-2.2x faster joint and 6-8x
         faster cached epochs). Objectives ``"polysrl"`` and ``"polysrl_nosample"``
-        with any lever; ``fit`` refuses it for the other objectives and on the CPU.
+        with any lever but ``element_statistics`` (and the variance stages'
+        mixtures and anchor); ``fit`` refuses it otherwise and on the CPU.
     device : str, default="auto"
         "auto" uses CUDA when available; otherwise any torch device string
         ("cpu", "cuda", "cuda:1").
@@ -252,6 +259,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "variance_error": [Interval(Real, 0, None, closed="left"), None],
         "decorrelation": [Interval(Real, 0, None, closed="left"), None],
         "multitask_weight": [Interval(Real, 0, None, closed="left"), None],
+        "element_statistics": [Interval(Real, 0, None, closed="left"), None],
         "epochs": [POSITIVE_INT],
         "batch_size": [POSITIVE_INT],
         "learning_rate": [POSITIVE_REAL],
@@ -282,7 +290,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  variance_count: float | None = None, variance_mixtures: float | None = None,
                  variance_anchor: float | None = None, variance_error: float | None = None,
                  decorrelation: float | None = None,
-                 multitask_weight: float | None = None,
+                 multitask_weight: float | None = None, element_statistics: float | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
                  max_polymorphs: int = DEFAULTS.max_polymorphs, warmup_epochs: int = DEFAULTS.warmup_epochs,
@@ -315,6 +323,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.variance_error = variance_error
         self.decorrelation = decorrelation
         self.multitask_weight = multitask_weight
+        self.element_statistics = element_statistics
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate

@@ -60,9 +60,12 @@ PADDING_NODES, PADDING_ATOMS, PADDING_STRUCTURES = 64, 1024, 64
 
 
 def graphable_problems(objective: str, device: torch.device, distributed: bool,
-                       variance_mixtures: float = 0.0, variance_anchor: float = 0.0) -> list[str]:
+                       variance_mixtures: float = 0.0, variance_anchor: float = 0.0,
+                       element_statistics: float = 0.0) -> list[str]:
     """Why CUDA-graph steps cannot train ``objective`` on ``device`` (an empty list: they can)."""
     problems = []
+    if element_statistics:
+        problems.append("element_statistics reconstructs the batch's Magpie statistics (eager steps only)")
     if variance_mixtures:
         problems.append("variance_mixtures builds each batch's mixture graphs on the host (eager steps only)")
     if variance_anchor:
@@ -78,8 +81,9 @@ def graphable_problems(objective: str, device: torch.device, distributed: bool,
 
 def check_graphable(network: PolySRLNetwork, device: torch.device, distributed: bool) -> None:
     """Raise ``ValueError`` unless ``network`` can be trained with CUDA-graph steps on ``device``."""
-    problems = graphable_problems(network.config.objective, device, distributed, network.config.variance_mixtures,
-                                  network.config.variance_anchor)
+    config = network.config
+    problems = graphable_problems(config.objective, device, distributed, config.variance_mixtures,
+                                  config.variance_anchor, config.element_statistics)
     if problems:
         raise ValueError("cuda_graphs=True cannot be used: " + "; ".join(problems))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .element_probes import ELEMENT_STATISTICS_COUNT
 from .elements import element_features, element_table, element_table_by_atomic_number
 from .encoders import StoichiometryEncoder, StructureEncoder
 from .model_files import STATE_CHECKSUM_KEY, ModelFileError, read_model_file, state_checksum
@@ -67,6 +68,8 @@ class ModelConfig:
     multitask_weight: float = DEFAULTS.multitask_weight
     #: Number of those heads (one output of ``property_head`` per property column of the targets).
     property_count: int = 1
+    #: Weight of the auxiliary head that reconstructs the composition's 132 Magpie statistics (0: off).
+    element_statistics: float = DEFAULTS.element_statistics
 
 
 class PolySRLNetwork(nn.Module):
@@ -106,6 +109,8 @@ class PolySRLNetwork(nn.Module):
                                         config.variance_mixtures, config.variance_anchor)
         if objective.pretrains_from == "targets" or config.multitask_weight > 0:
             self.property_head = nn.Linear(config.hidden_dim, config.property_count)
+        if config.element_statistics > 0:
+            self.statistics_head = nn.Linear(config.hidden_dim, ELEMENT_STATISTICS_COUNT)
         # cached vectors of another width reach the loss through a trainable linear map; without
         # their width (a random init, an objective that reads no structures) there is none to train
         self.structure_projection = (nn.Linear(config.structure_target_dim, config.hidden_dim)
@@ -114,7 +119,7 @@ class PolySRLNetwork(nn.Module):
     def reset_parameters(self) -> None:
         """Draw new weights for every part (uses the torch RNG; construction does not call it)."""
         for part in (self.stoichiometry, self.structure, self.loss, self.structure_projection,
-                     getattr(self, "property_head", None)):
+                     getattr(self, "property_head", None), getattr(self, "statistics_head", None)):
             if hasattr(part, "reset_parameters"):
                 part.reset_parameters()
 

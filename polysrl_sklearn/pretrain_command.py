@@ -128,7 +128,7 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
 
         device = resolve_device(args.device) if context is None else context.training_device(args.device)
         problems = graphable_problems(args.objective, device, context is not None, recipe.variance_mixtures,
-                                      recipe.variance_anchor)
+                                      recipe.variance_anchor, recipe.element_statistics)
         if problems:
             raise SystemExit("polysrl pretrain --cuda-graphs: " + "; ".join(problems))
     torch.set_num_threads(args.threads) if args.threads else None
@@ -427,6 +427,10 @@ def add_pretrain_parser(sub: argparse._SubParsersAction, full: bool = True) -> a
     p.add_argument("--beta", type=float, default=None, help="KL weight (default: the recipe's)")
     p.add_argument("--multitask-weight", type=float, default=None,
                    help="weight of an auxiliary L1 head on --property-table's --target-column (0: off)")
+    p.add_argument("--element-statistics", type=float, default=None,
+                   help="weight of an auxiliary head that reconstructs each formula's 132 Magpie statistics "
+                        "(standardised) from its mean vector, so the features keep their input's chemistry "
+                        "(0: off; polysrl objectives, eager steps only)")
     p.add_argument("--lr-schedule", default=None, choices=["constant", "cosine"])
     p.add_argument("--holdout", type=float, default=0.05, help="fraction of formulas held out")
     p.add_argument("--limit", type=int, default=None, help="use only the first N structures")

@@ -24,6 +24,7 @@ from .objectives import objective_loss
 from .recipes import DEFAULTS, LR_SCHEDULES, PRECISIONS, TRAINABLE_PARTS
 from .resume import FINGERPRINT_KEY, ResumeError, check_resumable, corpus_fingerprint
 from .sampler import PolymorphBatchSampler
+from .soft_contrastive import SoftContrastiveLoss
 from .structure_encoders import StructureEncoderChoice, get_structure_encoder
 from .training_data import TrainingData
 from .vector_cache import cache_key, cached_vectors
@@ -70,7 +71,8 @@ class TrainingSettings:
         On CUDA, replay each epoch's full batches from one captured CUDA graph
         (:mod:`polysrl_sklearn.graphed_steps`): padded fixed-size batches, one
         launch per step. The soft contrastive objectives (``polysrl``,
-        ``polysrl_nosample``) with any lever, one process; a seeded run repeats
+        ``polysrl_nosample``) with any lever but ``variance_mixtures``,
+        ``variance_anchor`` and ``element_statistics``, one process; a seeded run repeats
         itself but differs from an eager run with the same seed.
     """
 
@@ -343,13 +345,17 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
     if settings.lr_schedule not in LR_SCHEDULES:
         raise ValueError(f"lr_schedule must be one of {LR_SCHEDULES}, got {settings.lr_schedule!r}")
     side = get_structure_encoder(network.config.structure_encoder)
-    uses_structures = get_objective(network.config.objective).uses_structures
+    objective = get_objective(network.config.objective)
+    uses_structures = objective.uses_structures
     if side.external and uses_structures and structure_vectors is None:
         raise ValueError(f"structure_encoder={side.name!r} needs structure_vectors, one row per corpus structure")
     if side.external and uses_structures and network.config.structure_target_dim != structure_vectors.shape[1]:
         raise ValueError(f"structure_encoder={side.name!r}: the network's structure_target_dim "
                          f"({network.config.structure_target_dim}) must be the width of structure_vectors "
                          f"({structure_vectors.shape[1]})")
+    if network.config.element_statistics > 0 and objective.loss is not SoftContrastiveLoss:
+        raise ValueError(f"element_statistics is a term of the soft contrastive loss; objective="
+                         f"{network.config.objective!r} does not read it")
     if (network.config.multitask_weight > 0 and corpus.targets is not None
             and corpus.property_count != network.config.property_count):
         raise ValueError(f"the corpus has {corpus.property_count} multi-task target column(s) but the network's "
@@ -429,8 +435,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
             # epoch, since a frozen structure side changes them and rank 0 moves the network to save it)
             step_loss = (functools.partial(loss_module.batch_loss, network) if context is None
                          else wrap_for_training(network, loss_module.batch_loss, context))
-            # loss, contrastive, kl, uncertainty, multi-task heads' L1 (unweighted)
-            totals = torch.zeros(5, dtype=torch.float64, device=device)
+            # loss, contrastive, kl, uncertainty, multi-task heads' L1, element statistics' L1 (unweighted)
+            totals = torch.zeros(6, dtype=torch.float64, device=device)
             n_rows = 0
             # the epoch's batches are drawn on the host, then their indices go to the device in one copy
             steps = data.resident(list(sampler))
@@ -445,7 +451,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                                        torch.as_tensor(parts.get("contrastive", loss), device=device).double(),
                                        torch.as_tensor(parts.get("kl", 0.0), device=device).double(),
                                        variance.detach().float().log().mean(dim=1).exp().sum().double(),
-                                       torch.as_tensor(parts.get("multitask", 0.0), device=device).double()])
+                                       torch.as_tensor(parts.get("multitask", 0.0), device=device).double(),
+                                       torch.as_tensor(parts.get("element_statistics", 0.0), device=device).double()])
                 n_rows += len(step.formulas)
                 if verbose and bar.n % 25 == 0:
                     bar.set_postfix(loss=f"{float(totals[0]) / (bar.n + 1):.4f}")
@@ -460,6 +467,8 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
                 "d": float(network.loss.log_d.detach().exp()),
                 "mean_uncertainty": float(totals[3]) / max(n_rows, 1),
                 **({"multitask": float(totals[4] / n_batches)} if network.config.multitask_weight > 0 else {}),
+                **({"element_statistics": float(totals[5] / n_batches)}
+                   if network.config.element_statistics > 0 else {}),
                 "learning_rate": optimizer.param_groups[0]["lr"],
                 "structure_side": "joint" if joint else "cached",
                 "seconds": time.time() - started,

@@ -44,7 +44,8 @@ ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "hidden_dim", "stoichiometry_layers", "structure_layers", "set2set_steps", "n_samples", "beta",
     "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling", "structure_encoder",
     "element_features", "element_skip", "positive_weight", "polymorph_spread", "variance_matching", "variance_count",
-    "variance_mixtures", "variance_anchor", "variance_error", "decorrelation", "multitask_weight")
+    "variance_mixtures", "variance_anchor", "variance_error", "decorrelation", "multitask_weight",
+    "element_statistics")
 #: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
 TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs",
                                     "warmup_epochs", "refresh_every", "lr_schedule", "train_only")
@@ -132,6 +133,11 @@ class Recipe:
         :mod:`~polysrl_sklearn.error_variance`).
     multitask_weight : float
         Weight of an auxiliary L1 head on a per-formula DFT property (0: off).
+    element_statistics : float
+        Weight of an auxiliary linear head that reconstructs the composition's 132 Magpie
+        statistics (standardised over the pretraining formulas) from the mean vector, L1
+        averaged over formulas and statistics (0: off; see
+        :func:`~polysrl_sklearn.auxiliary_terms.add_element_statistics_term`).
     lr_schedule : {"constant", "cosine"}
         Learning-rate schedule over the epochs.
     train_only : {"all", "variance_head"}
@@ -172,6 +178,7 @@ class Recipe:
     variance_error: float = 0.0
     decorrelation: float = 0.0
     multitask_weight: float = 0.0
+    element_statistics: float = 0.0
     lr_schedule: str = "constant"
     train_only: str = "all"
 

@@ -35,7 +35,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch_geometric.utils import scatter
 
-from .auxiliary_terms import add_multitask_term, variance_covariance_penalty
+from .auxiliary_terms import add_element_statistics_term, add_multitask_term, variance_covariance_penalty
 from .mixtures import batch_mixtures
 from .recipes import DEFAULTS
 from .variance_targets import (
@@ -287,4 +287,6 @@ class SoftContrastiveLoss(nn.Module):
             parts["variance_mixtures"] = mixing.detach()
         if network.config.multitask_weight > 0:
             loss = add_multitask_term(network, loss, parts, mean, data.formula_targets(step))
+        if network.config.element_statistics > 0:
+            loss = add_element_statistics_term(network, loss, parts, mean, data.formula_statistics(step))
         return loss, parts, variance

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .element_probes import standardised_element_statistics
 from .resident import ResidentFormulas, ResidentGraphs
 from .stoichiometry_graph import build_stoichiometry_batch
 
@@ -80,6 +81,7 @@ class TrainingData:
         self.cached: torch.Tensor | None = None
         self.targets = None if corpus.targets is None else torch.from_numpy(
             np.asarray(corpus.targets, dtype=np.float32)).to(self.device)
+        self._statistics: torch.Tensor | None = None
 
     @property
     def parsed(self):
@@ -136,6 +138,17 @@ class TrainingData:
     def formula_targets(self, step: Any) -> torch.Tensor:
         """The corpus targets of the step's formulas (NaN where unknown), on the device."""
         return self.targets[self._on_device(step).formulas_on_device]
+
+    def formula_statistics(self, step: Any) -> torch.Tensor:
+        """Standardised Magpie statistics of the step's formulas (the ``element_statistics`` head's targets).
+
+        Computed for every corpus formula on the first call (standardised over the corpus
+        formulas, :func:`~polysrl_sklearn.element_probes.standardised_element_statistics`) and kept on
+        the device.
+        """
+        if self._statistics is None:
+            self._statistics = torch.from_numpy(standardised_element_statistics(self.corpus.formulas)).to(self.device)
+        return self._statistics[self._on_device(step).formulas_on_device]
 
     def crystal_graphs(self, structure_ids: np.ndarray) -> CrystalBatch:
         """Crystal graphs of structures ``structure_ids`` (host indices)."""

@@ -1,0 +1,92 @@
+"""The element_statistics lever: a head that reconstructs each formula's Magpie statistics from its mean vector."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import prototype_structures
+from test_cli_pretrain import write_jsonl
+
+from polysrl_sklearn import PolySRLFeaturizer
+from polysrl_sklearn.auxiliary_terms import add_element_statistics_term
+from polysrl_sklearn.cli import main
+from polysrl_sklearn.corpus import corpus_from_structures
+from polysrl_sklearn.element_probes import (
+    ELEMENT_STATISTICS_COUNT,
+    element_property_targets,
+    standardised_element_statistics,
+)
+from polysrl_sklearn.graphed_steps import graphable_problems
+from polysrl_sklearn.network import ModelConfig, PolySRLNetwork, load_checkpoint
+from polysrl_sklearn.pretraining import TrainingSettings, pretrain
+from polysrl_sklearn.training_data import TrainingData
+
+
+@pytest.fixture(scope="module")
+def corpus():
+    return corpus_from_structures(prototype_structures(), cutoff=6.0, n_jobs=1)
+
+
+def test_targets_are_the_standardised_magpie_statistics(corpus):
+    statistics = standardised_element_statistics(corpus.formulas)
+    raw = element_property_targets(corpus.formulas).to_numpy()
+    assert statistics.shape == (len(corpus.formulas), ELEMENT_STATISTICS_COUNT) == raw.shape
+    assert statistics.dtype == np.float32 and np.isfinite(statistics).all()
+    varying = raw.std(axis=0) > 0
+    np.testing.assert_allclose(statistics[:, varying].mean(axis=0), 0.0, atol=1e-5)
+    np.testing.assert_allclose(statistics[:, varying].std(axis=0), 1.0, rtol=1e-4)
+    assert (statistics[:, ~varying] == 0).all()  # a constant statistic carries nothing to reconstruct
+
+
+def test_batches_gather_their_formulas_statistics(corpus):
+    data = TrainingData(corpus, torch.device("cpu"), with_graphs=False)
+    step = type("Step", (), {"formulas": np.array([2, 0]), "structures": np.array([], dtype=np.int64),
+                             "owner": np.array([], dtype=np.int64)})()
+    expected = standardised_element_statistics(corpus.formulas)[[2, 0]]
+    np.testing.assert_array_equal(data.formula_statistics(step).numpy(), expected)
+
+
+def test_the_term_is_the_weighted_mean_absolute_error():
+    network = PolySRLNetwork(ModelConfig(hidden_dim=8, element_statistics=0.5))
+    mean = torch.randn(3, 8)
+    statistics = torch.randn(3, ELEMENT_STATISTICS_COUNT)
+    parts: dict = {}
+    loss = add_element_statistics_term(network, torch.tensor(1.0), parts, mean, statistics)
+    expected = (network.statistics_head(mean) - statistics).abs().mean().detach()
+    assert float(parts["element_statistics"]) == pytest.approx(float(expected))
+    assert float(loss) == pytest.approx(1.0 + 0.5 * float(expected))
+    assert not hasattr(PolySRLNetwork(ModelConfig(hidden_dim=8)), "statistics_head")  # off: no head
+
+
+def test_fit_trains_the_head_and_logs_its_error():
+    structures = prototype_structures()
+    items = [s.composition for s in structures]
+    featurizer = PolySRLFeaturizer(pretrained=None, hidden_dim=8, element_statistics=1.0, epochs=3, batch_size=4,
+                                   learning_rate=1e-2, device="cpu", n_jobs=1, random_state=0)
+    featurizer.fit(items, structures=structures)
+    assert featurizer.network_.statistics_head.out_features == ELEMENT_STATISTICS_COUNT
+    errors = [record["element_statistics"] for record in featurizer.history_]
+    assert errors[-1] < errors[0]  # the head learns to reconstruct the statistics
+    plain = PolySRLFeaturizer(pretrained=None, hidden_dim=8, epochs=1, batch_size=4, device="cpu", n_jobs=1,
+                              random_state=0).fit(items, structures=structures)
+    assert "element_statistics" not in plain.history_[0]
+
+
+def test_other_objectives_and_graphed_steps_refuse_it(corpus):
+    network = PolySRLNetwork(ModelConfig(hidden_dim=8, objective="infomax", element_statistics=0.1))
+    with pytest.raises(ValueError, match="element_statistics is a term of the soft contrastive loss"):
+        pretrain(network, corpus, TrainingSettings(epochs=1, batch_size=4), "cpu", verbose=False)
+    problems = graphable_problems("polysrl", torch.device("cpu"), False, element_statistics=0.1)
+    assert any("element_statistics" in problem for problem in problems)
+    with pytest.raises(ValueError, match="element_statistics"):
+        PolySRLFeaturizer(element_statistics=-1.0).fit(["NaCl"])
+
+
+def test_cli_flag_reaches_the_network(tmp_path):
+    structures = prototype_structures()
+    write_jsonl(tmp_path / "mp.jsonl.gz", structures)
+    assert main(["pretrain", "--data", str(tmp_path / "mp.jsonl.gz"), "--checkpoint", str(tmp_path / "run.ckpt"),
+                 "--epochs", "1", "--hidden-dim", "8", "--batch-size", "4", "--holdout", "0", "--n-jobs", "1",
+                 "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--element-statistics", "0.2"]) == 0
+    network, _ = load_checkpoint(tmp_path / "run.ckpt")
+    assert network.config.element_statistics == 0.2
+    assert network.statistics_head.out_features == ELEMENT_STATISTICS_COUNT
