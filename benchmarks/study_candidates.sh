@@ -62,6 +62,14 @@ declare -A RUNS=(
   # band-gap head's own errors; only the stoichiometry encoder of the file is read
   [C38]="$C13 $GAPS --objective error_variance --variance-error 0.25 --variance-mixtures 0.3 --init-from ${STAGE_START:-polysrl_sklearn/pretrained/polysrl_chgnet_mt_anchored.pt} --train-only variance_head --epochs 20"
   [C39]="$C13 $GAPS --objective error_variance --variance-error 0.5 --variance-mixtures 0.3 --init-from ${STAGE_START:-polysrl_sklearn/pretrained/polysrl_chgnet_mt_anchored.pt} --train-only variance_head --epochs 20"
+  # amendment 15: C14's first stage with a head that reconstructs the formulas' Magpie statistics
+  [C40]="$C14 --element-statistics 0.1"
+  [C41]="$C14 --element-statistics 1.0"
+  # amendment 15: the default's two variance stages on the selected one of C40/C41 ($WINNER, its full
+  # checkpoint at ${RUNS_DIR:-runs}/$WINNER.ckpt): C28's stage anchored to C14's uncertainty (as C37),
+  # then C39's structure-free stage on that stage's model file
+  [C42]="$C14 --element-statistics ${WINNER_WEIGHT:-0.1} --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --anchor-from ${ANCHOR_MODEL:-polysrl_sklearn/pretrained/polysrl_chgnet_mt.pt} --init-from ${RUNS_DIR:-runs}/${WINNER:-C40}.ckpt --train-only variance_head --epochs 40"
+  [C43]="$C13 $GAPS --objective error_variance --variance-error 0.5 --variance-mixtures 0.3 --init-from ${RUNS_DIR:-runs}/C42.pt --train-only variance_head --epochs 20"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
   # (docs/pretraining.md, "Baseline models")
   [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"
