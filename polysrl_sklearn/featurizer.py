@@ -188,7 +188,9 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     lr_schedule : {"constant", "cosine"}, default="constant"
         Learning rate over the epochs.
     precision : {"fp32", "tf32", "bf16"}, default="fp32"
-        Arithmetic of pretraining on CUDA (ignored on the CPU).
+        Arithmetic of pretraining on CUDA (ignored on the CPU). ``"tf32"`` trains as
+        fp32 does in a CPU emulation of its arithmetic (docs/pretraining.md, "Does TF32
+        train as well as fp32?"); ``"bf16"``'s effect on quality has not been measured.
     cuda_graphs : bool, default=False
         Pretraining on CUDA: replay each step from one captured CUDA graph
         (:mod:`polysrl_sklearn.graphed_steps`; in fp32 1.4-2.2x faster joint and 6-8x
