@@ -8,9 +8,9 @@ how much is left: a ridge regression from the representation's mean vectors to e
 of Magpie's 22 elemental properties pooled over the composition by each of Magpie's six
 statistics (minimum, maximum, range, fraction-weighted mean, average deviation, mode: the
 132 features of matminer's :class:`~matminer.featurizers.composition.ElementProperty`
-``"magpie"`` preset), scored by its out-of-fold R². An R² near 1 means the property is linearly readable from the
-features; the shortfall is chemistry the representation has lost or folded into
-directions a linear model cannot read.
+``"magpie"`` preset), scored by its out-of-fold R². An R² near 1 means the property is
+linearly readable from the features; the shortfall is chemistry the representation has
+lost or folded into directions a linear model cannot read.
 
 This is a diagnostic on validation formulas (``benchmarks/element_probe.py`` runs it on
 the MP formulas held out of pretraining); it is not a selection measure of the

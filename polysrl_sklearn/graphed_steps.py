@@ -65,7 +65,7 @@ def graphable_problems(objective: str, device: torch.device, distributed: bool,
     """Why CUDA-graph steps cannot train ``objective`` on ``device`` (an empty list: they can)."""
     problems = []
     if element_statistics:
-        problems.append("element_statistics reconstructs the batch's Magpie statistics (eager steps only)")
+        problems.append("element_statistics' targets are not padded into the captured step (eager steps only)")
     if variance_mixtures:
         problems.append("variance_mixtures builds each batch's mixture graphs on the host (eager steps only)")
     if variance_anchor:
