@@ -31,19 +31,12 @@ POOLED_INPUT = "pooled input table"
 
 def pooled_input_table(formulas: list[str], table: str) -> np.ndarray:
     """Fraction-weighted mean of the element input table ``table`` over each formula."""
-    from pymatgen.core import Composition
+    from polysrl_sklearn.composition import parse_composition
+    from polysrl_sklearn.elements import element_features
 
-    from polysrl_sklearn.elements import element_features, element_table
-
-    symbols, _ = element_table()
-    row_of = {symbol: row for row, symbol in enumerate(symbols)}
-    values = element_features(table)
-    pooled = np.zeros((len(formulas), values.shape[1]))
-    for position, formula in enumerate(formulas):
-        fractions = Composition(formula).fractional_composition
-        for element, fraction in fractions.items():
-            pooled[position] += fraction * values[row_of[element.symbol]]
-    return pooled
+    values = element_features(table).astype(np.float64)
+    return np.stack([fractions.astype(np.float64) @ values[elements]
+                     for elements, fractions in (parse_composition(formula) for formula in formulas)])
 
 
 def untrained_like(model: str, seed: int) -> np.ndarray:
