@@ -143,6 +143,4 @@ def standardised_element_statistics(formulas: Sequence[str]) -> np.ndarray:
     -------
     ndarray of shape (n_formulas, ELEMENT_STATISTICS_COUNT), float32
     """
-    values = element_property_targets(formulas).to_numpy()
-    scale = values.std(axis=0)
-    return ((values - values.mean(axis=0)) / np.where(scale > 0, scale, 1.0)).astype(np.float32)
+    return StandardScaler().fit_transform(element_property_targets(formulas).to_numpy()).astype(np.float32)
