@@ -157,7 +157,7 @@ def pretrain_run(data: str, precision: str, seed: int, epochs: int, out: Path, t
     return model, time.perf_counter() - start, (mode.products if mode else 0)
 
 
-def held_out_measures(model: Path, data: str, cache_dir: Path) -> tuple[list[float], float, float]:
+def sample_held_out_measures(model: Path, data: str, cache_dir: Path) -> tuple[list[float], float, float]:
     """Per-epoch losses, effective rank and polymorph AUROC on the model's held-out formulas."""
     from polysrl_sklearn.corpus import corpus_from_mp_jsonl
     from polysrl_sklearn.featurizer import PolySRLFeaturizer
@@ -190,7 +190,7 @@ def main() -> None:
         if precision not in ("fp32", "tf32"):
             parser.error(f"unknown precision {precision!r} in {run!r}")
         model, seconds, products = pretrain_run(args.data, precision, int(seed), args.epochs, out, args.threads)
-        losses, rank, auroc = held_out_measures(model, args.data, out / "cache")
+        losses, rank, auroc = sample_held_out_measures(model, args.data, out / "cache")
         rows.append((run, seconds, products, losses, rank, auroc))
         print(f"{run}: {seconds:.0f} s, {products} TF32 matrix products, final loss {losses[-1]:.6f}",
               flush=True)
