@@ -32,6 +32,7 @@ Examples
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -128,7 +129,8 @@ def linear_probe_r2(features: np.ndarray, targets: pd.DataFrame, folds: int = 5,
     return pd.Series(r2_score(targets.to_numpy(), predicted, multioutput="raw_values"), index=targets.columns)
 
 
-def standardised_element_statistics(formulas: Sequence[str]) -> np.ndarray:
+def standardised_element_statistics(formulas: Sequence[str], cache_dir: str | os.PathLike | None = None,
+                                    verbose: bool = False) -> np.ndarray:
     """The 132 Magpie statistics of ``formulas``, each column centred and scaled to unit variance over them.
 
     A column that is constant over ``formulas`` becomes zeros. These are the targets of the
@@ -138,9 +140,29 @@ def standardised_element_statistics(formulas: Sequence[str]) -> np.ndarray:
     ----------
     formulas : sequence of str
         The pretraining formulas.
+    cache_dir : path, optional
+        Keep the raw statistics (about 100 s of matminer for MP's 94k formulas) in a chunked,
+        resumable cache there (:func:`polysrl_sklearn.vector_cache.cached_vectors`), keyed by
+        the formulas and matminer's version, so that a resumed run, another candidate on the
+        same corpus or another rank reads them instead of recomputing them. ``None``: compute
+        in memory.
+    verbose : bool, default=False
+        Show the cache's progress bar.
 
     Returns
     -------
     ndarray of shape (n_formulas, ELEMENT_STATISTICS_COUNT), float32
     """
-    return StandardScaler().fit_transform(element_property_targets(formulas).to_numpy()).astype(np.float32)
+    from importlib.metadata import version
+
+    from .vector_cache import cache_key, cached_vectors
+
+    formulas = list(formulas)
+    key = cache_key("magpie-element-statistics", version("matminer"), *PROBE_STATISTICS, *formulas)
+
+    def compute(ids: np.ndarray) -> np.ndarray:
+        return element_property_targets([formulas[i] for i in ids]).to_numpy(dtype=np.float64)
+
+    raw = cached_vectors(compute, len(formulas), cache_dir, key, chunk_size=8192, verbose=verbose,
+                         description="Magpie statistics")
+    return StandardScaler().fit_transform(raw.astype(np.float64)).astype(np.float32)

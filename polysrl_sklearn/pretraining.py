@@ -18,6 +18,7 @@ import torch
 
 from .corpus import StructureCorpus
 from .ddp import DistributedContext, ShardedTrainingData, main_then_broadcast, wrap_for_training
+from .element_probes import standardised_element_statistics
 from .graphed_steps import GraphedEpoch, check_graphable
 from .network import PolySRLNetwork, load_checkpoint, save_checkpoint
 from .objectives import objective_loss
@@ -415,6 +416,9 @@ def pretrain(network: PolySRLNetwork, corpus: StructureCorpus, settings: Trainin
             else ShardedTrainingData(corpus, context, with_graphs))
     if side.external and uses_structures:
         data.use_cached(standardise_columns(structure_vectors))
+    if network.config.element_statistics > 0:  # matminer once, on rank 0, cached beside the structure vectors
+        data.use_statistics(main_then_broadcast(context, functools.partial(
+            standardised_element_statistics, corpus.formulas, cache_dir, verbose)))
     autocast = autocast_for(device, settings)
     with numerics_for(device, settings):
         for epoch in range(start_epoch, settings.epochs):

@@ -142,13 +142,22 @@ class TrainingData:
     def formula_statistics(self, step: Any) -> torch.Tensor:
         """Standardised Magpie statistics of the step's formulas (the ``element_statistics`` head's targets).
 
-        Computed for every corpus formula on the first call (standardised over the corpus
-        formulas, :func:`~polysrl_sklearn.element_probes.standardised_element_statistics`) and kept on
-        the device.
+        The rows given to :meth:`use_statistics` (``pretrain`` reads them from its cache before the
+        first epoch); otherwise computed for every corpus formula on the first call (standardised over
+        the corpus formulas, :func:`~polysrl_sklearn.element_probes.standardised_element_statistics`)
+        and kept on the device.
         """
         if self._statistics is None:
-            self._statistics = torch.from_numpy(standardised_element_statistics(self.corpus.formulas)).to(self.device)
+            self.use_statistics(standardised_element_statistics(self.corpus.formulas))
         return self._statistics[self._on_device(step).formulas_on_device]
+
+    def use_statistics(self, statistics: torch.Tensor | np.ndarray) -> None:
+        """Serve the ``element_statistics`` targets from ``statistics`` (one row per corpus formula)."""
+        statistics = torch.as_tensor(statistics, dtype=torch.float32)
+        if len(statistics) != len(self.corpus.formulas):
+            raise ValueError(f"{len(statistics)} rows of element statistics for "
+                             f"{len(self.corpus.formulas)} corpus formulas")
+        self._statistics = statistics.to(self.device)
 
     def crystal_graphs(self, structure_ids: np.ndarray) -> CrystalBatch:
         """Crystal graphs of structures ``structure_ids`` (host indices)."""

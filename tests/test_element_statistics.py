@@ -37,6 +37,27 @@ def test_targets_are_the_standardised_magpie_statistics(corpus):
     assert (statistics[:, ~varying] == 0).all()  # a constant statistic carries nothing to reconstruct
 
 
+def test_cached_statistics_equal_the_computed_ones_and_are_read_back(corpus, tmp_path, monkeypatch):
+    computed = standardised_element_statistics(corpus.formulas)
+    cached = standardised_element_statistics(corpus.formulas, cache_dir=tmp_path)
+    np.testing.assert_allclose(cached, computed, atol=1e-5)  # the cache keeps the raw statistics in float32
+    assert len(list(tmp_path.glob("*/vectors.npy"))) == 1
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("recomputed although cached")
+
+    monkeypatch.setattr("polysrl_sklearn.element_probes.element_property_targets", refuse)
+    np.testing.assert_array_equal(standardised_element_statistics(corpus.formulas, cache_dir=tmp_path), cached)
+    with pytest.raises(AssertionError, match="recomputed"):  # other formulas: another key
+        standardised_element_statistics(corpus.formulas[:2], cache_dir=tmp_path)
+
+
+def test_training_data_refuses_statistics_of_another_length(corpus):
+    data = TrainingData(corpus, torch.device("cpu"), with_graphs=False)
+    with pytest.raises(ValueError, match="rows of element statistics for"):
+        data.use_statistics(np.zeros((len(corpus.formulas) + 1, ELEMENT_STATISTICS_COUNT), np.float32))
+
+
 def test_batches_gather_their_formulas_statistics(corpus):
     data = TrainingData(corpus, torch.device("cpu"), with_graphs=False)
     step = type("Step", (), {"formulas": np.array([2, 0]), "structures": np.array([], dtype=np.int64),
