@@ -157,15 +157,20 @@ def pretrain_run(data: str, precision: str, seed: int, epochs: int, out: Path, t
     return model, time.perf_counter() - start, (mode.products if mode else 0)
 
 
-def sample_held_out_measures(model: Path, data: str, cache_dir: Path) -> tuple[list[float], float, float]:
-    """Per-epoch losses, effective rank and polymorph AUROC on the model's held-out formulas."""
+def sample_held_out_measures(model: Path, data: str, cache_dir: Path, device: str = "cpu"
+                             ) -> tuple[list[float], float, float]:
+    """Per-epoch losses, effective rank and polymorph AUROC on the model's held-out formulas.
+
+    The AUROC's labels count the structures of each formula in the sample ``data`` (>= 2 against 1);
+    ``benchmarks/gpu/tf32_check.sh`` calls this too, on its GPU models.
+    """
     from polysrl_sklearn.corpus import corpus_from_mp_jsonl
     from polysrl_sklearn.featurizer import PolySRLFeaturizer
     from polysrl_sklearn.validation import effective_rank, held_out_formulas, uncertainty_auroc
 
     corpus = corpus_from_mp_jsonl(data, cache_dir=cache_dir, verbose=False)
     counts = Counter(corpus.formulas[i] for i in corpus.formula_of_structure)
-    featurizer = PolySRLFeaturizer(pretrained=str(model), device="cpu").fit([])
+    featurizer = PolySRLFeaturizer(pretrained=str(model), device=device).fit([])
     formulas = held_out_formulas(str(model))
     features = featurizer.transform(formulas)
     label = np.array([counts.get(formula, 1) >= 2 for formula in formulas])

@@ -22,25 +22,13 @@ for precision in fp32 tf32; do
 done
 python3 - "$MP" "$OUT" <<'PY' | tee "$OUT/tf32_check.md"
 import sys
-from collections import Counter
 
-import numpy as np
+sys.path.insert(0, "benchmarks")
+from tf32_emulation import sample_held_out_measures
 
-from polysrl_sklearn.corpus import corpus_from_mp_jsonl
-from polysrl_sklearn.featurizer import PolySRLFeaturizer
-from polysrl_sklearn.validation import effective_rank, held_out_formulas, uncertainty_auroc
-
-corpus = corpus_from_mp_jsonl(sys.argv[1], cache_dir=".gpu/cache", verbose=False)
-counts = Counter(corpus.formulas[i] for i in corpus.formula_of_structure)
 print("| precision | final loss | effective rank (held out) | AUROC >= 2 structures (held out) |")
 print("|---|---:|---:|---:|")
 for precision in ("fp32", "tf32"):
-    model = f"{sys.argv[2]}/{precision}.pt"
-    featurizer = PolySRLFeaturizer(pretrained=model, device="cuda").fit([])
-    formulas = held_out_formulas(model)
-    features = featurizer.transform(formulas)
-    label = np.array([counts.get(f, 1) >= 2 for f in formulas])
-    loss = featurizer.history_[-1]["loss"] if hasattr(featurizer, "history_") else float("nan")
-    print(f"| {precision} | {loss:.4f} | {effective_rank(features[:, :-1]):.1f} | "
-          f"{uncertainty_auroc(features[:, -1], label):.3f} |")
+    losses, rank, auroc = sample_held_out_measures(f"{sys.argv[2]}/{precision}.pt", sys.argv[1], ".gpu/cache", "cuda")
+    print(f"| {precision} | {losses[-1] if losses else float('nan'):.4f} | {rank:.1f} | {auroc:.3f} |")
 PY
