@@ -253,6 +253,19 @@ RECIPES["chgnet_mt_error"] = RECIPES["chgnet_mt_mixtures"].replace(
     "band-gap head's centred log squared error, mixtures kept at their starting uncertainty (weight 0.3); the "
     "representation study's C39; 30 min on one CPU core beside another stage",
     variance_matching=0.0, variance_count=0.0, variance_error=0.5, multitask_weight=0.0, epochs=20)
+RECIPES["chgnet_mt_elements"] = RECIPES["chgnet_mt"].replace(
+    name="chgnet_mt_elements", description="as 'chgnet_mt', plus a linear head that reconstructs each formula's 132 "
+    "standardised Magpie statistics from its mean vector (--element-statistics 1.0), so the features keep their "
+    "input's chemistry (the representation study's C41); 21 min on one CPU core beside another candidate",
+    element_statistics=1.0)
+RECIPES["chgnet_mt_elements_anchored"] = RECIPES["chgnet_mt_elements"].replace(
+    name="chgnet_mt_elements_anchored", description="the variance stage of 'chgnet_mt_anchored' on a "
+    "'chgnet_mt_elements' network (--init-from its full checkpoint, --anchor-from the polysrl_chgnet_mt model "
+    "file; the representation study's C42); 24 min on two CPU threads", variance_matching=1.0, variance_count=10.0,
+    variance_mixtures=0.3, variance_anchor=1.0, train_only="variance_head")
+RECIPES["chgnet_mt_elements_error"] = RECIPES["chgnet_mt_error"].replace(
+    name="chgnet_mt_elements_error", description="the structure-free stage of 'chgnet_mt_error' on the "
+    "'chgnet_mt_elements_anchored' model file (the representation study's C43); 10 min on two CPU threads")
 
 #: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
 #: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,

@@ -14,6 +14,11 @@ equal-length:
   ``polysrl_chgnet_mt_mixtures``, C27, recipe ``"chgnet_mt_mixtures"``,
   ``polysrl_chgnet_mt_count``, C25, recipe ``"chgnet_mt_count"``, and
   ``polysrl_chgnet_mt_variance``, C22, recipe ``"chgnet_mt_variance"``);
+* recipe ``"chgnet_mt_elements"``: ``polysrl_chgnet_mt_elements`` (the study's C41),
+  ``polysrl_chgnet_mt``'s first stage with a head that reconstructs each formula's Magpie
+  statistics, and ``polysrl_chgnet_mt_elements_error`` (C43, recipe
+  ``"chgnet_mt_elements_error"``), the default's two variance stages on it (selected by the
+  study's amendment 15; a variance-head delta on ``polysrl_chgnet_mt_elements``);
 * recipe ``"cpu"``: the first default ``polysrl`` (F = 64, 22 epochs) and its
   baselines ``polysrl_nosample``, ``infomax``, ``graphcl``, ``mp_band_gap``.
 
@@ -112,6 +117,14 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
                  "structures, towards its own uncertainty plus 0.5 x the centred log squared error of a linear "
                  "band-gap head (--objective error_variance), so the column also ranks where a head on these "
                  "features errs; the same mean vectors (the study's C39)"),
+    ShippedModel("polysrl_chgnet_mt_elements", "polysrl_chgnet_mt_elements.pt", "polysrl", "chgnet_mt_elements",
+                 "polysrl_chgnet_mt's first stage with a head that reconstructs each formula's Magpie statistics "
+                 "from its mean vector (--element-statistics 1.0; the study's C41): effective rank 105.8 of 200"),
+    ShippedModel("polysrl_chgnet_mt_elements_error", "polysrl_chgnet_mt_elements_error.pt", "error_variance",
+                 "chgnet_mt_elements_error",
+                 "polysrl_chgnet_mt_elements with the default's two variance stages (anchored polymorph and "
+                 "mixture matching, then the structure-free error stage; the study's C43, selected by amendment "
+                 "15); the same mean vectors as polysrl_chgnet_mt_elements"),
 ]}
 
 #: Canonical name of the default model (``PolySRLFeaturizer()``, alias ``"default"``).

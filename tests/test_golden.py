@@ -33,7 +33,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name", ["polysrl_chgnet_mt_error", "polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_mixtures",
+@pytest.mark.parametrize("name", ["polysrl_chgnet_mt_elements_error", "polysrl_chgnet_mt_elements",
+                                  "polysrl_chgnet_mt_error", "polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_mixtures",
                                   "polysrl_chgnet_mt_count", "polysrl_chgnet_mt_variance", "polysrl_chgnet_mt",
                                   "polysrl"])
 def test_shipped_model_features_are_bit_identical(one_thread, name):
@@ -58,6 +59,19 @@ def test_the_default_is_polysrl_chgnet_mt_with_another_variance_head():
     default_network = PolySRLFeaturizer().fit([]).network_.stoichiometry.state_dict()
     before_network = PolySRLFeaturizer(pretrained="polysrl_chgnet_mt").fit([]).network_.stoichiometry.state_dict()
     changed = {key for key in default_network if not torch.equal(default_network[key], before_network[key])}
+    assert changed and all(key.startswith(("var_pool.", "var_out.")) for key in changed), changed
+
+
+def test_the_element_statistics_model_is_its_first_stage_with_another_variance_head():
+    """Amendment 15's selected model: the two variance stages changed only the variance head of C41."""
+    formulas = json.loads(GOLDEN.read_text())["formulas"]
+    final = PolySRLFeaturizer(pretrained="polysrl_chgnet_mt_elements_error").fit([])
+    first = PolySRLFeaturizer(pretrained="polysrl_chgnet_mt_elements").fit([])
+    np.testing.assert_array_equal(final.transform(formulas)[:, :-1], first.transform(formulas)[:, :-1])
+    assert not np.array_equal(final.transform(formulas)[:, :-1],
+                              PolySRLFeaturizer(pretrained="polysrl_chgnet_mt").fit([]).transform(formulas)[:, :-1])
+    final_state, first_state = final.network_.stoichiometry.state_dict(), first.network_.stoichiometry.state_dict()
+    changed = {key for key in final_state if not torch.equal(final_state[key], first_state[key])}
     assert changed and all(key.startswith(("var_pool.", "var_out.")) for key in changed), changed
 
 

@@ -192,6 +192,9 @@ def test_the_shipped_variance_stages_are_deltas_of_their_first_stage():
         stored = torch.load(SHIPPED_MODELS[name], weights_only=True)
         assert stored[BASE_KEY] == SHIPPED_MODELS["polysrl_chgnet_mt"].name
         assert all(k.startswith(("stoichiometry.var_pool.", "stoichiometry.var_out.")) for k in stored["state_dict"])
+    stored = torch.load(SHIPPED_MODELS["polysrl_chgnet_mt_elements_error"], weights_only=True)
+    assert stored[BASE_KEY] == SHIPPED_MODELS["polysrl_chgnet_mt_elements"].name
+    assert all(k.startswith(("stoichiometry.var_pool.", "stoichiometry.var_out.")) for k in stored["state_dict"])
 
 
 def test_export_writes_a_delta_only_beside_its_base(saved_model, tmp_path, capsys):

@@ -94,6 +94,14 @@ def test_a_stage_recipe_continues_a_checkpoint_and_is_not_a_new_network(tmp_path
     assert error.architecture() == {**mixing.architecture(), "variance_matching": 0.0, "variance_count": 0.0,
                                     "variance_error": 0.5, "multitask_weight": 0.0}
     assert error.training() == {**stage.training(), "epochs": 20}
+    elements = get_recipe("chgnet_mt_elements")  # amendment 15's C41, C42, C43
+    assert elements.architecture() == {**get_recipe("chgnet_mt").architecture(), "element_statistics": 1.0}
+    assert elements.training() == get_recipe("chgnet_mt").training()
+    elements_anchored = get_recipe("chgnet_mt_elements_anchored")
+    assert elements_anchored.architecture() == {**anchored.architecture(), "element_statistics": 1.0}
+    assert elements_anchored.training() == anchored.training()
+    elements_error = get_recipe("chgnet_mt_elements_error")
+    assert (elements_error.architecture(), elements_error.training()) == (error.architecture(), error.training())
     with pytest.raises(ValueError, match="--init-from"):
         PolySRLFeaturizer.from_recipe("chgnet_mt_variance")
     with pytest.raises(SystemExit, match="--init-from"):
