@@ -258,11 +258,11 @@ RECIPES["chgnet_mt_elements"] = RECIPES["chgnet_mt"].replace(
     "standardised Magpie statistics from its mean vector (--element-statistics 1.0), so the features keep their "
     "input's chemistry (the representation study's C41); 21 min on one CPU core beside another candidate",
     element_statistics=1.0)
-RECIPES["chgnet_mt_elements_anchored"] = RECIPES["chgnet_mt_elements"].replace(
+RECIPES["chgnet_mt_elements_anchored"] = RECIPES["chgnet_mt_anchored"].replace(
     name="chgnet_mt_elements_anchored", description="the variance stage of 'chgnet_mt_anchored' on a "
     "'chgnet_mt_elements' network (--init-from its full checkpoint, --anchor-from the polysrl_chgnet_mt model "
-    "file; the representation study's C42); 24 min on two CPU threads", variance_matching=1.0, variance_count=10.0,
-    variance_mixtures=0.3, variance_anchor=1.0, train_only="variance_head")
+    "file; the representation study's C42); 24 min on two CPU threads",
+    element_statistics=RECIPES["chgnet_mt_elements"].element_statistics)
 RECIPES["chgnet_mt_elements_error"] = RECIPES["chgnet_mt_error"].replace(
     name="chgnet_mt_elements_error", description="the structure-free stage of 'chgnet_mt_error' on the "
     "'chgnet_mt_elements_anchored' model file (the representation study's C43); 10 min on two CPU threads")
