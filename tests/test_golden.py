@@ -48,31 +48,27 @@ def test_shipped_model_features_are_bit_identical(one_thread, name):
     assert hashlib.sha256(np.ascontiguousarray(features).tobytes()).hexdigest() == model["sha256_float32"]
 
 
-def test_the_default_is_polysrl_chgnet_mt_with_another_variance_head():
-    """The default's variance stage trained only the variance head: its mean vectors, and so every
-    result that reads only the means (the paper's head, fine-tuning), are ``polysrl_chgnet_mt``'s."""
+@pytest.mark.parametrize("stage, first_stage", [("default", "polysrl_chgnet_mt"),
+                                                 ("polysrl_chgnet_mt_elements_error", "polysrl_chgnet_mt_elements")])
+def test_a_variance_stage_is_its_first_stage_with_another_variance_head(stage, first_stage):
+    """The default's variance stages (and those of amendment 15's selected model, C43 on C41) trained
+    only the variance head: its mean vectors, and so every result that reads only the means (the
+    paper's head, fine-tuning), are its first stage's."""
     formulas = json.loads(GOLDEN.read_text())["formulas"]
-    default = PolySRLFeaturizer().fit([]).transform(formulas)
-    before = PolySRLFeaturizer(pretrained="polysrl_chgnet_mt").fit([]).transform(formulas)
-    np.testing.assert_array_equal(default[:, :-1], before[:, :-1])
-    assert not np.array_equal(default[:, -1], before[:, -1])
-    default_network = PolySRLFeaturizer().fit([]).network_.stoichiometry.state_dict()
-    before_network = PolySRLFeaturizer(pretrained="polysrl_chgnet_mt").fit([]).network_.stoichiometry.state_dict()
-    changed = {key for key in default_network if not torch.equal(default_network[key], before_network[key])}
+    staged, first = (PolySRLFeaturizer(pretrained=name).fit([]) for name in (stage, first_stage))
+    staged_features, first_features = staged.transform(formulas), first.transform(formulas)
+    np.testing.assert_array_equal(staged_features[:, :-1], first_features[:, :-1])
+    assert not np.array_equal(staged_features[:, -1], first_features[:, -1])
+    staged_state, first_state = staged.network_.stoichiometry.state_dict(), first.network_.stoichiometry.state_dict()
+    changed = {key for key in staged_state if not torch.equal(staged_state[key], first_state[key])}
     assert changed and all(key.startswith(("var_pool.", "var_out.")) for key in changed), changed
 
 
-def test_the_element_statistics_model_is_its_first_stage_with_another_variance_head():
-    """Amendment 15's selected model: the two variance stages changed only the variance head of C41."""
+def test_the_element_statistics_first_stage_has_its_own_mean_vectors():
     formulas = json.loads(GOLDEN.read_text())["formulas"]
-    final = PolySRLFeaturizer(pretrained="polysrl_chgnet_mt_elements_error").fit([])
-    first = PolySRLFeaturizer(pretrained="polysrl_chgnet_mt_elements").fit([])
-    np.testing.assert_array_equal(final.transform(formulas)[:, :-1], first.transform(formulas)[:, :-1])
-    assert not np.array_equal(final.transform(formulas)[:, :-1],
-                              PolySRLFeaturizer(pretrained="polysrl_chgnet_mt").fit([]).transform(formulas)[:, :-1])
-    final_state, first_state = final.network_.stoichiometry.state_dict(), first.network_.stoichiometry.state_dict()
-    changed = {key for key in final_state if not torch.equal(final_state[key], first_state[key])}
-    assert changed and all(key.startswith(("var_pool.", "var_out.")) for key in changed), changed
+    elements, before = (PolySRLFeaturizer(pretrained=name).fit([]).transform(formulas)
+                        for name in ("polysrl_chgnet_mt_elements", "polysrl_chgnet_mt"))
+    assert not np.array_equal(elements[:, :-1], before[:, :-1])
 
 
 GOLDEN_PRETRAINING = Path(__file__).parent / "data" / "golden_pretraining.json"

@@ -187,14 +187,14 @@ def test_a_delta_refuses_a_missing_changed_or_delta_base(saved_model, tmp_path):
 def test_the_shipped_variance_stages_are_deltas_of_their_first_stage():
     from polysrl_sklearn.model_files import BASE_KEY
 
-    for name in ("polysrl_chgnet_mt_variance", "polysrl_chgnet_mt_count", "polysrl_chgnet_mt_mixtures",
-                 "polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_error"):
+    first_stage_of = {**dict.fromkeys(("polysrl_chgnet_mt_variance", "polysrl_chgnet_mt_count",
+                                       "polysrl_chgnet_mt_mixtures", "polysrl_chgnet_mt_anchored",
+                                       "polysrl_chgnet_mt_error"), "polysrl_chgnet_mt"),
+                      "polysrl_chgnet_mt_elements_error": "polysrl_chgnet_mt_elements"}
+    for name, first_stage in first_stage_of.items():
         stored = torch.load(SHIPPED_MODELS[name], weights_only=True)
-        assert stored[BASE_KEY] == SHIPPED_MODELS["polysrl_chgnet_mt"].name
+        assert stored[BASE_KEY] == SHIPPED_MODELS[first_stage].name
         assert all(k.startswith(("stoichiometry.var_pool.", "stoichiometry.var_out.")) for k in stored["state_dict"])
-    stored = torch.load(SHIPPED_MODELS["polysrl_chgnet_mt_elements_error"], weights_only=True)
-    assert stored[BASE_KEY] == SHIPPED_MODELS["polysrl_chgnet_mt_elements"].name
-    assert all(k.startswith(("stoichiometry.var_pool.", "stoichiometry.var_out.")) for k in stored["state_dict"])
 
 
 def test_export_writes_a_delta_only_beside_its_base(saved_model, tmp_path, capsys):
