@@ -26,7 +26,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .element_probes import standardised_element_statistics
 from .resident import ResidentFormulas, ResidentGraphs
 from .stoichiometry_graph import build_stoichiometry_batch
 
@@ -142,13 +141,12 @@ class TrainingData:
     def formula_statistics(self, step: Any) -> torch.Tensor:
         """Standardised Magpie statistics of the step's formulas (the ``element_statistics`` head's targets).
 
-        The rows given to :meth:`use_statistics` (``pretrain`` reads them from its cache before the
-        first epoch); otherwise computed for every corpus formula on the first call (standardised over
-        the corpus formulas, :func:`~polysrl_sklearn.element_probes.standardised_element_statistics`)
-        and kept on the device.
+        The rows given to :meth:`use_statistics`: ``pretrain`` computes them once before the first
+        epoch (standardised over the corpus formulas,
+        :func:`~polysrl_sklearn.element_probes.standardised_element_statistics`, cached).
         """
         if self._statistics is None:
-            self.use_statistics(standardised_element_statistics(self.corpus.formulas))
+            raise RuntimeError("no element statistics: call use_statistics first (pretrain does)")
         return self._statistics[self._on_device(step).formulas_on_device]
 
     def use_statistics(self, statistics: torch.Tensor | np.ndarray) -> None:

@@ -62,6 +62,9 @@ def test_batches_gather_their_formulas_statistics(corpus):
     data = TrainingData(corpus, torch.device("cpu"), with_graphs=False)
     step = type("Step", (), {"formulas": np.array([2, 0]), "structures": np.array([], dtype=np.int64),
                              "owner": np.array([], dtype=np.int64)})()
+    with pytest.raises(RuntimeError, match="call use_statistics first"):
+        data.formula_statistics(step)
+    data.use_statistics(standardised_element_statistics(corpus.formulas))
     expected = standardised_element_statistics(corpus.formulas)[[2, 0]]
     np.testing.assert_array_equal(data.formula_statistics(step).numpy(), expected)
 
