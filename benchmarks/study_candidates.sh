@@ -70,6 +70,13 @@ declare -A RUNS=(
   # then C39's structure-free stage on that stage's model file
   [C42]="$C14 --element-statistics ${WINNER_WEIGHT:-0.1} --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --anchor-from ${ANCHOR_MODEL:-polysrl_sklearn/pretrained/polysrl_chgnet_mt.pt} --init-from ${RUNS_DIR:-runs}/${WINNER:-C40}.ckpt --train-only variance_head --epochs 40"
   [C43]="$C13 $GAPS --objective error_variance --variance-error 0.5 --variance-mixtures 0.3 --init-from ${RUNS_DIR:-runs}/C42.pt --train-only variance_head --epochs 20"
+  # amendment 16: C14's first stage with the Magpie statistics on the mean vector's first 132 coordinates
+  [C44]="$C14 --element-statistics 1.0 --element-statistics-head coordinates"
+  [C45]="$C14 --element-statistics 0.1 --element-statistics-head coordinates"
+  # amendment 16: the default's two variance stages on the selected one of C44/C45 ($WINNER, $WINNER_WEIGHT),
+  # as C42 and C43 on C41
+  [C46]="$C14 --element-statistics ${WINNER_WEIGHT:-1.0} --element-statistics-head coordinates --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --anchor-from ${ANCHOR_MODEL:-polysrl_sklearn/pretrained/polysrl_chgnet_mt.pt} --init-from ${RUNS_DIR:-runs}/${WINNER:-C44}.ckpt --train-only variance_head --epochs 40"
+  [C47]="$C13 $GAPS --objective error_variance --variance-error 0.5 --variance-mixtures 0.3 --init-from ${RUNS_DIR:-runs}/C46.pt --train-only variance_head --epochs 20"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
   # (docs/pretraining.md, "Baseline models")
   [baseline_polysrl_nosample]="$C14 --objective polysrl_nosample"

@@ -70,13 +70,20 @@ def add_multitask_term(network: PolySRLNetwork, loss: torch.Tensor, parts: dict,
 
 def add_element_statistics_term(network: PolySRLNetwork, loss: torch.Tensor, parts: dict, mean: torch.Tensor,
                                 statistics: torch.Tensor) -> torch.Tensor:
-    """``loss`` plus ``element_statistics`` times the reconstruction head's mean absolute error on ``mean``.
+    """``loss`` plus ``element_statistics`` times the reconstruction's mean absolute error on ``mean``.
+
+    The reconstruction is the linear ``statistics_head`` of ``mean`` or, with
+    ``element_statistics_head="coordinates"``, the first 132 coordinates of ``mean`` themselves.
 
     ``statistics`` are the batch formulas' standardised Magpie statistics, (n, 132)
     (:func:`polysrl_sklearn.element_probes.standardised_element_statistics`); the error is averaged
     over formulas and statistics, so the weight does not depend on their number. The unweighted
     term is recorded in ``parts["element_statistics"]`` (detached).
     """
-    term = (network.statistics_head(mean).float() - statistics).abs().mean()
+    if network.config.element_statistics_head == "coordinates":
+        reconstruction = mean[:, :statistics.shape[1]]
+    else:
+        reconstruction = network.statistics_head(mean)
+    term = (reconstruction.float() - statistics).abs().mean()
     parts["element_statistics"] = term.detach()
     return loss + network.config.element_statistics * term

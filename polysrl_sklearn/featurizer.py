@@ -23,7 +23,7 @@ from .network import ModelConfig, PolySRLNetwork, load_checkpoint, save_checkpoi
 from .objectives import OBJECTIVES, get_objective
 from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT, POSITIVE_REAL, PRETRAINED
 from .pretraining import TrainingSettings, pretrain, resolve_device
-from .recipes import DEFAULTS, LR_SCHEDULES, PRECISIONS, RECIPES, get_recipe
+from .recipes import DEFAULTS, ELEMENT_STATISTICS_HEADS, LR_SCHEDULES, PRECISIONS, RECIPES, get_recipe
 from .resume import structures_fingerprint
 from .shipped import DEFAULT_CHECKPOINT, RANDOM_INIT, SHIPPED_MODELS, resolve_pretrained  # noqa: F401 - re-exported
 from .stoichiometry_graph import build_stoichiometry_batch
@@ -173,6 +173,11 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         formulas) from its mean vector: the features then keep the chemistry of their own
         input (:mod:`polysrl_sklearn.element_probes`). Needs no other data; the ``polysrl``
         objectives only, eager steps only.
+    element_statistics_head : {"linear", "coordinates"} or None, default=None (new networks: "linear")
+        How the mean vector reconstructs those statistics: a trained linear head on the
+        whole vector, or its first 132 coordinates one-to-one (``"coordinates"``; needs
+        ``hidden_dim >= 132``), which keeps each statistic on an axis of its own for
+        models that split on single features (random forests).
     epochs : int, default=22
     batch_size : int, default=256
         Formulas per pretraining batch.
@@ -262,6 +267,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "decorrelation": [Interval(Real, 0, None, closed="left"), None],
         "multitask_weight": [Interval(Real, 0, None, closed="left"), None],
         "element_statistics": [Interval(Real, 0, None, closed="left"), None],
+        "element_statistics_head": [StrOptions(set(ELEMENT_STATISTICS_HEADS)), None],
         "epochs": [POSITIVE_INT],
         "batch_size": [POSITIVE_INT],
         "learning_rate": [POSITIVE_REAL],
@@ -293,6 +299,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  variance_anchor: float | None = None, variance_error: float | None = None,
                  decorrelation: float | None = None,
                  multitask_weight: float | None = None, element_statistics: float | None = None,
+                 element_statistics_head: str | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
                  learning_rate: float = DEFAULTS.learning_rate, grad_clip: float = DEFAULTS.grad_clip,
                  max_polymorphs: int = DEFAULTS.max_polymorphs, warmup_epochs: int = DEFAULTS.warmup_epochs,
@@ -326,6 +333,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.decorrelation = decorrelation
         self.multitask_weight = multitask_weight
         self.element_statistics = element_statistics
+        self.element_statistics_head = element_statistics_head
         self.epochs = epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate

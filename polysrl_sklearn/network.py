@@ -70,6 +70,8 @@ class ModelConfig:
     property_count: int = 1
     #: Weight of the auxiliary head that reconstructs the composition's 132 Magpie statistics (0: off).
     element_statistics: float = DEFAULTS.element_statistics
+    #: ``"linear"``: a head from the mean vector; ``"coordinates"``: its first 132 coordinates.
+    element_statistics_head: str = DEFAULTS.element_statistics_head
 
 
 class PolySRLNetwork(nn.Module):
@@ -109,8 +111,12 @@ class PolySRLNetwork(nn.Module):
                                         config.variance_mixtures, config.variance_anchor)
         if objective.pretrains_from == "targets" or config.multitask_weight > 0:
             self.property_head = nn.Linear(config.hidden_dim, config.property_count)
-        if config.element_statistics > 0:
+        if config.element_statistics > 0 and config.element_statistics_head == "linear":
             self.statistics_head = nn.Linear(config.hidden_dim, ELEMENT_STATISTICS_COUNT)
+        elif config.element_statistics > 0 and config.hidden_dim < ELEMENT_STATISTICS_COUNT:
+            raise ValueError(f"element_statistics_head='coordinates' reads the {ELEMENT_STATISTICS_COUNT} statistics "
+                             f"off the first {ELEMENT_STATISTICS_COUNT} coordinates of the mean vector, so it needs "
+                             f"hidden_dim >= {ELEMENT_STATISTICS_COUNT}; got hidden_dim={config.hidden_dim}")
         # cached vectors of another width reach the loss through a trainable linear map; without
         # their width (a random init, an objective that reads no structures) there is none to train
         self.structure_projection = (nn.Linear(config.structure_target_dim, config.hidden_dim)

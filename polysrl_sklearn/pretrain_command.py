@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 from .recipes import (
     ARCHITECTURE_FIELDS,
     DEFAULT_RECIPE,
+    ELEMENT_STATISTICS_HEADS,
     PRECISIONS,
     RECIPES,
     TARGET_REDUCTIONS,
@@ -431,6 +432,9 @@ def add_pretrain_parser(sub: argparse._SubParsersAction, full: bool = True) -> a
                    help="weight of an auxiliary head that reconstructs each formula's 132 Magpie statistics "
                         "(standardised) from its mean vector, so the features keep their input's chemistry "
                         "(0: off; polysrl objectives, eager steps only)")
+    p.add_argument("--element-statistics-head", default=None, choices=ELEMENT_STATISTICS_HEADS,
+                   help="how the mean vector reconstructs them: 'linear', a head on the whole vector (default), or "
+                        "'coordinates', its first 132 coordinates one-to-one (needs --hidden-dim >= 132)")
     p.add_argument("--lr-schedule", default=None, choices=["constant", "cosine"])
     p.add_argument("--holdout", type=float, default=0.05, help="fraction of formulas held out")
     p.add_argument("--limit", type=int, default=None, help="use only the first N structures")

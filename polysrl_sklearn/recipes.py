@@ -45,10 +45,13 @@ ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling", "structure_encoder",
     "element_features", "element_skip", "positive_weight", "polymorph_spread", "variance_matching", "variance_count",
     "variance_mixtures", "variance_anchor", "variance_error", "decorrelation", "multitask_weight",
-    "element_statistics")
+    "element_statistics", "element_statistics_head")
 #: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
 TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs",
                                     "warmup_epochs", "refresh_every", "lr_schedule", "train_only")
+#: ``element_statistics_head`` choices: a linear map from the whole mean vector to the statistics,
+#: or the statistics read off the mean vector's first 132 coordinates one-to-one.
+ELEMENT_STATISTICS_HEADS: tuple[str, ...] = ("linear", "coordinates")
 #: ``TrainingSettings.lr_schedule`` choices.
 LR_SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 #: ``TrainingSettings.train_only`` choices: train every parameter, or only the stoichiometry
@@ -138,6 +141,12 @@ class Recipe:
         statistics (standardised over the pretraining formulas) from the mean vector, L1
         averaged over formulas and statistics (0: off; see
         :func:`~polysrl_sklearn.auxiliary_terms.add_element_statistics_term`).
+    element_statistics_head : {"linear", "coordinates"}
+        How the mean vector reconstructs those statistics: ``"linear"``, a trained linear map
+        from the whole vector (the statistics end up in rotated directions); ``"coordinates"``,
+        the vector's first 132 coordinates themselves, one statistic each (no head; needs
+        ``hidden_dim >= 132``), so that a model that splits on single features, such as a
+        random forest, finds each statistic on its own axis.
     lr_schedule : {"constant", "cosine"}
         Learning-rate schedule over the epochs.
     train_only : {"all", "variance_head"}
@@ -179,6 +188,7 @@ class Recipe:
     decorrelation: float = 0.0
     multitask_weight: float = 0.0
     element_statistics: float = 0.0
+    element_statistics_head: str = "linear"
     lr_schedule: str = "constant"
     train_only: str = "all"
 

@@ -206,24 +206,27 @@ def held_out_mp_gap_mae(model: str | os.PathLike, data_dir: str | os.PathLike | 
 
 def matbench_validation_maes(model: str | os.PathLike, data_dir: str | os.PathLike | None = None,
                              tasks: Sequence[str] = MATBENCH_VALIDATION_TASKS, seed: int = 0,
-                             magpie_maes: dict[str, float] | None = None) -> dict[str, float]:
-    """MAE over CrabNet's 5 folds of each task, frozen features + the paper's head; Magpie's beside it.
+                             magpie_maes: dict[str, float] | None = None, head: str = "paper") -> dict[str, float]:
+    """MAE over CrabNet's 5 folds of each task, frozen features + ``head``; Magpie's beside it.
 
     ``magpie_maes`` (task -> MAE) is filled with Magpie's results the first time and
-    reused for later models (they do not depend on the model).
+    reused for later models (they do not depend on the model). Under another head than the
+    paper's the keys are prefixed with the head's name (``rf_matbench_phonons_mae``).
     """
     from .benchmark import MAGPIE, matbench_fold_mae
 
     result: dict[str, float] = {}
     magpie_maes = {} if magpie_maes is None else magpie_maes
+    prefix = "" if head == "paper" else f"{head}_"
     for task in tasks:
-        result[f"{task}_mae"] = float(np.mean([matbench_fold_mae(task, str(model), fold, data_dir, seed=seed)
-                                               for fold in range(5)]))
+        result[f"{prefix}{task}_mae"] = float(np.mean([
+            matbench_fold_mae(task, str(model), fold, data_dir, seed=seed, head=head) for fold in range(5)]))
         if task not in magpie_maes:
             cache: dict[str, np.ndarray] = {}
             magpie_maes[task] = float(np.mean([matbench_fold_mae(task, MAGPIE, fold, data_dir, seed=seed,
-                                                                 magpie_cache=cache) for fold in range(5)]))
-        result[f"{task}_magpie_mae"] = magpie_maes[task]
+                                                                 magpie_cache=cache, head=head)
+                                               for fold in range(5)]))
+        result[f"{prefix}{task}_magpie_mae"] = magpie_maes[task]
     return result
 
 
@@ -232,6 +235,12 @@ def study_score(row: dict[str, float], tasks: Sequence[str] = MATBENCH_VALIDATIO
     ratios = [row["mp_gap_mae"] / row["mp_gap_magpie_mae"]]
     ratios += [row[f"{task}_mae"] / row[f"{task}_magpie_mae"] for task in tasks]
     return float(np.exp(np.mean(np.log(ratios))))
+
+
+def forest_score(row: dict[str, float], tasks: Sequence[str] = MATBENCH_VALIDATION_TASKS) -> float:
+    """Geometric mean of MAE / Magpie MAE over ``tasks`` under the random forest (``rf_`` keys of
+    :func:`matbench_validation_maes`; lower is better, 1 is Magpie's)."""
+    return float(np.exp(np.mean(np.log([row[f"rf_{task}_mae"] / row[f"rf_{task}_magpie_mae"] for task in tasks]))))
 
 
 def select(rows: pd.DataFrame, tie: float = 0.01) -> str:

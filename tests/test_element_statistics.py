@@ -114,3 +114,57 @@ def test_cli_flag_reaches_the_network(tmp_path):
     network, _ = load_checkpoint(tmp_path / "run.ckpt")
     assert network.config.element_statistics == 0.2
     assert network.statistics_head.out_features == ELEMENT_STATISTICS_COUNT
+
+
+def test_the_coordinates_head_reads_the_statistics_off_the_first_coordinates():
+    network = PolySRLNetwork(ModelConfig(hidden_dim=ELEMENT_STATISTICS_COUNT + 4, element_statistics=0.5,
+                                         element_statistics_head="coordinates"))
+    assert not hasattr(network, "statistics_head")  # no parameters: the coordinates are the statistics
+    mean = torch.randn(3, ELEMENT_STATISTICS_COUNT + 4)
+    statistics = torch.randn(3, ELEMENT_STATISTICS_COUNT)
+    parts: dict = {}
+    loss = add_element_statistics_term(network, torch.tensor(1.0), parts, mean, statistics)
+    expected = (mean[:, :ELEMENT_STATISTICS_COUNT] - statistics).abs().mean()
+    assert float(parts["element_statistics"]) == pytest.approx(float(expected))
+    assert float(loss) == pytest.approx(1.0 + 0.5 * float(expected))
+    mean[:, ELEMENT_STATISTICS_COUNT:] += 100.0  # the coordinates after the statistics are free
+    assert float(add_element_statistics_term(network, torch.tensor(0.0), {}, mean, statistics)) == pytest.approx(
+        0.5 * float(expected))
+
+
+def test_the_coordinates_head_needs_a_coordinate_per_statistic():
+    with pytest.raises(ValueError, match=f"needs hidden_dim >= {ELEMENT_STATISTICS_COUNT}; got hidden_dim=8"):
+        PolySRLNetwork(ModelConfig(hidden_dim=8, element_statistics=1.0, element_statistics_head="coordinates"))
+    PolySRLNetwork(ModelConfig(hidden_dim=8, element_statistics_head="coordinates"))  # lever off: nothing read
+    with pytest.raises(ValueError, match="element_statistics_head"):
+        PolySRLFeaturizer(pretrained=None, element_statistics_head="axes").fit(["NaCl"])
+
+
+def test_fit_with_the_coordinates_head_pulls_the_coordinates_to_the_statistics(tmp_path):
+    structures = prototype_structures()
+    items = [s.composition for s in structures]
+    featurizer = PolySRLFeaturizer(pretrained=None, hidden_dim=ELEMENT_STATISTICS_COUNT, stoichiometry_layers=1,
+                                   structure_layers=1, element_statistics=100.0, element_statistics_head="coordinates",
+                                   epochs=4, batch_size=4, learning_rate=3e-3, device="cpu", n_jobs=1,
+                                   random_state=0)  # a weight that outweighs the contrastive term's clipped gradient
+    featurizer.fit(items, structures=structures)
+    errors = [record["element_statistics"] for record in featurizer.history_]
+    assert errors[-1] < 0.9 * errors[0]  # the encoder itself moves its first coordinates to the statistics
+    featurizer.save(tmp_path / "coordinates.pt")  # the choice travels with the model file
+    loaded = PolySRLFeaturizer(pretrained=tmp_path / "coordinates.pt").fit([])
+    assert loaded.network_.config.element_statistics_head == "coordinates"
+    assert PolySRLFeaturizer(pretrained="polysrl_chgnet_mt_elements").fit([]).network_.config.element_statistics_head \
+        == "linear"  # a model file written before the choice existed
+
+
+def test_cli_head_flag_reaches_the_network(tmp_path):
+    structures = prototype_structures()
+    write_jsonl(tmp_path / "mp.jsonl.gz", structures)
+    assert main(["pretrain", "--data", str(tmp_path / "mp.jsonl.gz"), "--checkpoint", str(tmp_path / "run.ckpt"),
+                 "--epochs", "1", "--hidden-dim", str(ELEMENT_STATISTICS_COUNT),
+                 "--batch-size", "4", "--holdout", "0", "--n-jobs", "1",
+                 "--cache-dir", str(tmp_path / "cache"), "--device", "cpu", "--element-statistics", "0.2",
+                 "--element-statistics-head", "coordinates"]) == 0
+    network, _ = load_checkpoint(tmp_path / "run.ckpt")
+    assert network.config.element_statistics_head == "coordinates"
+    assert not hasattr(network, "statistics_head")

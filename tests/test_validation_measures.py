@@ -45,3 +45,17 @@ def test_scaled_sums_add_the_centred_addition_to_formulas_and_mixtures_alike():
     np.testing.assert_array_equal(rows[0][1], column)
     np.testing.assert_array_equal(rows[1][1], [-1.0, 2.0, 5.0])
     np.testing.assert_array_equal(rows[1][2], [11.0])
+
+
+def test_forest_score_is_the_geometric_mean_of_the_forest_ratios_to_magpie():
+    from polysrl_sklearn.validation import MATBENCH_VALIDATION_TASKS, forest_score
+
+    ratios = [0.5, 2.0, 1.0]
+    row = {}
+    for task, ratio in zip(MATBENCH_VALIDATION_TASKS, ratios):
+        row[f"rf_{task}_magpie_mae"] = 0.2
+        row[f"rf_{task}_mae"] = 0.2 * ratio
+        row[f"{task}_mae"] = 99.0  # the paper head's keys are not read
+    assert forest_score(row) == pytest.approx(1.0)
+    row[f"rf_{MATBENCH_VALIDATION_TASKS[0]}_mae"] = 0.2 * 4.0
+    assert forest_score(row) == pytest.approx(8.0 ** (1 / 3))
