@@ -8,7 +8,9 @@
   time the file is loaded. Whoever replaces a shipped model regenerates it:
   ``cd polysrl_sklearn/pretrained && sha256sum polysrl_mp.pt polysrl_chgnet_mt.pt
   polysrl_chgnet_mt_variance.pt polysrl_chgnet_mt_count.pt polysrl_chgnet_mt_mixtures.pt
-  polysrl_chgnet_mt_anchored.pt polysrl_chgnet_mt_error.pt baselines/*.pt baselines_chgnet_mt/*.pt > SHA256SUMS``.
+  polysrl_chgnet_mt_anchored.pt polysrl_chgnet_mt_error.pt polysrl_chgnet_mt_elements.pt
+  polysrl_chgnet_mt_elements_error.pt polysrl_chgnet_mt_coordinates.pt polysrl_chgnet_mt_coordinates_error.pt
+  baselines/*.pt baselines_chgnet_mt/*.pt > SHA256SUMS``.
 * Files written by this version also store a sha256 of their weights
   (:func:`state_checksum`), checked at load, so flipped bytes in the
   weights of any file are found too.

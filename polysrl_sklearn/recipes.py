@@ -276,6 +276,21 @@ RECIPES["chgnet_mt_elements_anchored"] = RECIPES["chgnet_mt_anchored"].replace(
 RECIPES["chgnet_mt_elements_error"] = RECIPES["chgnet_mt_error"].replace(
     name="chgnet_mt_elements_error", description="the structure-free stage of 'chgnet_mt_error' on the "
     "'chgnet_mt_elements_anchored' model file (the representation study's C43); 10 min on two CPU threads")
+RECIPES["chgnet_mt_coordinates"] = RECIPES["chgnet_mt"].replace(
+    name="chgnet_mt_coordinates", description="as 'chgnet_mt', with the mean vector's first 132 coordinates "
+    "trained to be each formula's standardised Magpie statistics, one each (--element-statistics 0.1 "
+    "--element-statistics-head coordinates), so that a random forest finds every statistic on an axis of its "
+    "own (the representation study's C45); 22 min on one CPU core beside another candidate",
+    element_statistics=0.1, element_statistics_head="coordinates")
+RECIPES["chgnet_mt_coordinates_anchored"] = RECIPES["chgnet_mt_elements_anchored"].replace(
+    name="chgnet_mt_coordinates_anchored", description="the variance stage of 'chgnet_mt_anchored' on a "
+    "'chgnet_mt_coordinates' network (--init-from its full checkpoint, --anchor-from the polysrl_chgnet_mt model "
+    "file; the representation study's C46); 25 min on two CPU threads",
+    element_statistics=RECIPES["chgnet_mt_coordinates"].element_statistics,
+    element_statistics_head=RECIPES["chgnet_mt_coordinates"].element_statistics_head)
+RECIPES["chgnet_mt_coordinates_error"] = RECIPES["chgnet_mt_error"].replace(
+    name="chgnet_mt_coordinates_error", description="the structure-free stage of 'chgnet_mt_error' on the "
+    "'chgnet_mt_coordinates_anchored' model file (the representation study's C47); 11 min on two CPU threads")
 
 #: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
 #: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,

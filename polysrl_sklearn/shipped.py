@@ -19,6 +19,10 @@ equal-length:
   statistics, and ``polysrl_chgnet_mt_elements_error`` (C43, recipe
   ``"chgnet_mt_elements_error"``), the default's two variance stages on it (selected by the
   study's amendment 15; a variance-head delta on ``polysrl_chgnet_mt_elements``);
+* recipe ``"chgnet_mt_coordinates"``: ``polysrl_chgnet_mt_coordinates`` (the study's C45), the
+  same first stage with the statistics on the mean vector's first 132 coordinates instead of
+  behind a linear head, and ``polysrl_chgnet_mt_coordinates_error`` (C47), the default's two
+  variance stages on it (a variance-head delta; amendment 16);
 * recipe ``"cpu"``: the first default ``polysrl`` (F = 64, 22 epochs) and its
   baselines ``polysrl_nosample``, ``infomax``, ``graphcl``, ``mp_band_gap``.
 
@@ -125,6 +129,15 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
                  "polysrl_chgnet_mt_elements with the default's two variance stages (anchored polymorph and "
                  "mixture matching, then the structure-free error stage; the study's C43, selected by amendment "
                  "15); the same mean vectors as polysrl_chgnet_mt_elements"),
+    ShippedModel("polysrl_chgnet_mt_coordinates", "polysrl_chgnet_mt_coordinates.pt", "polysrl",
+                 "chgnet_mt_coordinates",
+                 "polysrl_chgnet_mt's first stage with its first 132 mean coordinates trained to be each formula's "
+                 "standardised Magpie statistics (--element-statistics 0.1 --element-statistics-head coordinates; "
+                 "the study's C45, selected by amendment 16)"),
+    ShippedModel("polysrl_chgnet_mt_coordinates_error", "polysrl_chgnet_mt_coordinates_error.pt", "error_variance",
+                 "chgnet_mt_coordinates_error",
+                 "polysrl_chgnet_mt_coordinates with the default's two variance stages (the study's C46 and C47); "
+                 "the same mean vectors as polysrl_chgnet_mt_coordinates"),
 ]}
 
 #: Canonical name of the default model (``PolySRLFeaturizer()``, alias ``"default"``).

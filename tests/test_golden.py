@@ -33,7 +33,8 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("name", ["polysrl_chgnet_mt_elements_error", "polysrl_chgnet_mt_elements",
+@pytest.mark.parametrize("name", ["polysrl_chgnet_mt_coordinates_error", "polysrl_chgnet_mt_coordinates",
+                                  "polysrl_chgnet_mt_elements_error", "polysrl_chgnet_mt_elements",
                                   "polysrl_chgnet_mt_error", "polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_mixtures",
                                   "polysrl_chgnet_mt_count", "polysrl_chgnet_mt_variance", "polysrl_chgnet_mt",
                                   "polysrl"])
@@ -49,10 +50,12 @@ def test_shipped_model_features_are_bit_identical(one_thread, name):
 
 
 @pytest.mark.parametrize("stage, first_stage", [("default", "polysrl_chgnet_mt"),
-                                                 ("polysrl_chgnet_mt_elements_error", "polysrl_chgnet_mt_elements")])
+                                                 ("polysrl_chgnet_mt_elements_error", "polysrl_chgnet_mt_elements"),
+                                                 ("polysrl_chgnet_mt_coordinates_error",
+                                                  "polysrl_chgnet_mt_coordinates")])
 def test_a_variance_stage_is_its_first_stage_with_another_variance_head(stage, first_stage):
-    """The default's variance stages (and those of amendment 15's selected model, C43 on C41) trained
-    only the variance head: its mean vectors, and so every result that reads only the means (the
+    """The default's variance stages (and those of amendment 15's and 16's selected models, C43 on C41
+    and C47 on C45) trained only the variance head: its mean vectors, and so every result that reads only the means (the
     paper's head, fine-tuning), are its first stage's."""
     formulas = json.loads(GOLDEN.read_text())["formulas"]
     staged, first = (PolySRLFeaturizer(pretrained=name).fit([]) for name in (stage, first_stage))
@@ -64,10 +67,11 @@ def test_a_variance_stage_is_its_first_stage_with_another_variance_head(stage, f
     assert changed and all(key.startswith(("var_pool.", "var_out.")) for key in changed), changed
 
 
-def test_the_element_statistics_first_stage_has_its_own_mean_vectors():
+@pytest.mark.parametrize("name", ["polysrl_chgnet_mt_elements", "polysrl_chgnet_mt_coordinates"])
+def test_the_element_statistics_first_stages_have_their_own_mean_vectors(name):
     formulas = json.loads(GOLDEN.read_text())["formulas"]
-    elements, before = (PolySRLFeaturizer(pretrained=name).fit([]).transform(formulas)
-                        for name in ("polysrl_chgnet_mt_elements", "polysrl_chgnet_mt"))
+    elements, before = (PolySRLFeaturizer(pretrained=model).fit([]).transform(formulas)
+                        for model in (name, "polysrl_chgnet_mt"))
     assert not np.array_equal(elements[:, :-1], before[:, :-1])
 
 

@@ -190,7 +190,8 @@ def test_the_shipped_variance_stages_are_deltas_of_their_first_stage():
     first_stage_of = {**dict.fromkeys(("polysrl_chgnet_mt_variance", "polysrl_chgnet_mt_count",
                                        "polysrl_chgnet_mt_mixtures", "polysrl_chgnet_mt_anchored",
                                        "polysrl_chgnet_mt_error"), "polysrl_chgnet_mt"),
-                      "polysrl_chgnet_mt_elements_error": "polysrl_chgnet_mt_elements"}
+                      "polysrl_chgnet_mt_elements_error": "polysrl_chgnet_mt_elements",
+                      "polysrl_chgnet_mt_coordinates_error": "polysrl_chgnet_mt_coordinates"}
     for name, first_stage in first_stage_of.items():
         stored = torch.load(SHIPPED_MODELS[name], weights_only=True)
         assert stored[BASE_KEY] == SHIPPED_MODELS[first_stage].name

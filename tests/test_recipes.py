@@ -102,6 +102,16 @@ def test_a_stage_recipe_continues_a_checkpoint_and_is_not_a_new_network(tmp_path
     assert elements_anchored.training() == anchored.training()
     elements_error = get_recipe("chgnet_mt_elements_error")
     assert (elements_error.architecture(), elements_error.training()) == (error.architecture(), error.training())
+    coordinates = {"element_statistics": 0.1, "element_statistics_head": "coordinates"}  # amendment 16's C45-C47
+    assert get_recipe("chgnet_mt_coordinates").architecture() == {**get_recipe("chgnet_mt").architecture(),
+                                                                   **coordinates}
+    assert get_recipe("chgnet_mt_coordinates").training() == get_recipe("chgnet_mt").training()
+    coordinates_anchored = get_recipe("chgnet_mt_coordinates_anchored")
+    assert coordinates_anchored.architecture() == {**anchored.architecture(), **coordinates}
+    assert coordinates_anchored.training() == anchored.training()
+    coordinates_error = get_recipe("chgnet_mt_coordinates_error")
+    assert (coordinates_error.architecture(), coordinates_error.training()) == (error.architecture(),
+                                                                               error.training())
     with pytest.raises(ValueError, match="--init-from"):
         PolySRLFeaturizer.from_recipe("chgnet_mt_variance")
     with pytest.raises(SystemExit, match="--init-from"):
