@@ -234,13 +234,17 @@ def study_score(row: dict[str, float], tasks: Sequence[str] = MATBENCH_VALIDATIO
     """Selection score: geometric mean of MAE / Magpie MAE over the MP band gap and ``tasks`` (lower is better)."""
     ratios = [row["mp_gap_mae"] / row["mp_gap_magpie_mae"]]
     ratios += [row[f"{task}_mae"] / row[f"{task}_magpie_mae"] for task in tasks]
-    return float(np.exp(np.mean(np.log(ratios))))
+    return _geometric_mean(ratios)
 
 
 def forest_score(row: dict[str, float], tasks: Sequence[str] = MATBENCH_VALIDATION_TASKS) -> float:
     """Geometric mean of MAE / Magpie MAE over ``tasks`` under the random forest (``rf_`` keys of
     :func:`matbench_validation_maes`; lower is better, 1 is Magpie's)."""
-    return float(np.exp(np.mean(np.log([row[f"rf_{task}_mae"] / row[f"rf_{task}_magpie_mae"] for task in tasks]))))
+    return _geometric_mean([row[f"rf_{task}_mae"] / row[f"rf_{task}_magpie_mae"] for task in tasks])
+
+
+def _geometric_mean(ratios: Sequence[float]) -> float:
+    return float(np.exp(np.mean(np.log(ratios))))
 
 
 def select(rows: pd.DataFrame, tie: float = 0.01) -> str:
