@@ -14,10 +14,12 @@ wet-lab tasks (the test). The measures, all computed from one model file:
   have one (frozen features + the paper's head, 5-fold CV), against Magpie on the same folds,
   and Spearman's rho between the uncertainty and the absolute out-of-fold error;
 * :func:`matbench_validation_maes` -- the small Matbench DFT tasks on CrabNet's folds
-  (:data:`MATBENCH_VALIDATION_TASKS`), frozen features + the paper's head, against Magpie.
+  (:data:`MATBENCH_VALIDATION_TASKS`), frozen features + the paper's head (or, with
+  ``head="rf"``, a random forest), against Magpie under the same head.
 
-:func:`study_score` combines the four MAE ratios into the selection score (geometric
-mean of MAE / Magpie MAE; lower is better).
+:func:`study_score` combines the four MAE ratios of the paper's head into the selection score
+(geometric mean of MAE / Magpie MAE; lower is better); :func:`forest_score` the three of the
+random forest (amendment 16).
 """
 
 from __future__ import annotations
