@@ -263,34 +263,44 @@ RECIPES["chgnet_mt_error"] = RECIPES["chgnet_mt_mixtures"].replace(
     "band-gap head's centred log squared error, mixtures kept at their starting uncertainty (weight 0.3); the "
     "representation study's C39; 30 min on one CPU core beside another stage",
     variance_matching=0.0, variance_count=0.0, variance_error=0.5, multitask_weight=0.0, epochs=20)
+
+def _variance_stages_on(first: Recipe, anchored_description: str, error_description: str) -> None:
+    """Register the default's two variance stages on the first stage ``first`` (one with an
+    element-statistics term): ``<first>_anchored``, C28's stage, which carries ``first``'s
+    element-statistics settings because it starts from its full checkpoint, and ``<first>_error``,
+    C39's structure-free stage on that stage's model file."""
+    RECIPES[f"{first.name}_anchored"] = RECIPES["chgnet_mt_anchored"].replace(
+        name=f"{first.name}_anchored", description=anchored_description,
+        element_statistics=first.element_statistics, element_statistics_head=first.element_statistics_head)
+    RECIPES[f"{first.name}_error"] = RECIPES["chgnet_mt_error"].replace(
+        name=f"{first.name}_error", description=error_description)
+
+
 RECIPES["chgnet_mt_elements"] = RECIPES["chgnet_mt"].replace(
     name="chgnet_mt_elements", description="as 'chgnet_mt', plus a linear head that reconstructs each formula's 132 "
     "standardised Magpie statistics from its mean vector (--element-statistics 1.0), so the features keep their "
     "input's chemistry (the representation study's C41); 21 min on one CPU core beside another candidate",
     element_statistics=1.0)
-RECIPES["chgnet_mt_elements_anchored"] = RECIPES["chgnet_mt_anchored"].replace(
-    name="chgnet_mt_elements_anchored", description="the variance stage of 'chgnet_mt_anchored' on a "
-    "'chgnet_mt_elements' network (--init-from its full checkpoint, --anchor-from the polysrl_chgnet_mt model "
-    "file; the representation study's C42); 24 min on two CPU threads",
-    element_statistics=RECIPES["chgnet_mt_elements"].element_statistics)
-RECIPES["chgnet_mt_elements_error"] = RECIPES["chgnet_mt_error"].replace(
-    name="chgnet_mt_elements_error", description="the structure-free stage of 'chgnet_mt_error' on the "
-    "'chgnet_mt_elements_anchored' model file (the representation study's C43); 10 min on two CPU threads")
+_variance_stages_on(
+    RECIPES["chgnet_mt_elements"],
+    "the variance stage of 'chgnet_mt_anchored' on a 'chgnet_mt_elements' network (--init-from its full "
+    "checkpoint, --anchor-from the polysrl_chgnet_mt model file; the representation study's C42); 24 min on "
+    "two CPU threads",
+    "the structure-free stage of 'chgnet_mt_error' on the 'chgnet_mt_elements_anchored' model file (the "
+    "representation study's C43); 10 min on two CPU threads")
 RECIPES["chgnet_mt_coordinates"] = RECIPES["chgnet_mt"].replace(
     name="chgnet_mt_coordinates", description="as 'chgnet_mt', with the mean vector's first 132 coordinates "
     "trained to be each formula's standardised Magpie statistics, one each (--element-statistics 0.1 "
     "--element-statistics-head coordinates), so that a random forest finds every statistic on an axis of its "
     "own (the representation study's C45); 22 min on one CPU core beside another candidate",
     element_statistics=0.1, element_statistics_head="coordinates")
-RECIPES["chgnet_mt_coordinates_anchored"] = RECIPES["chgnet_mt_elements_anchored"].replace(
-    name="chgnet_mt_coordinates_anchored", description="the variance stage of 'chgnet_mt_anchored' on a "
-    "'chgnet_mt_coordinates' network (--init-from its full checkpoint, --anchor-from the polysrl_chgnet_mt model "
-    "file; the representation study's C46); 25 min on two CPU threads",
-    element_statistics=RECIPES["chgnet_mt_coordinates"].element_statistics,
-    element_statistics_head=RECIPES["chgnet_mt_coordinates"].element_statistics_head)
-RECIPES["chgnet_mt_coordinates_error"] = RECIPES["chgnet_mt_error"].replace(
-    name="chgnet_mt_coordinates_error", description="the structure-free stage of 'chgnet_mt_error' on the "
-    "'chgnet_mt_coordinates_anchored' model file (the representation study's C47); 11 min on two CPU threads")
+_variance_stages_on(
+    RECIPES["chgnet_mt_coordinates"],
+    "the variance stage of 'chgnet_mt_anchored' on a 'chgnet_mt_coordinates' network (--init-from its full "
+    "checkpoint, --anchor-from the polysrl_chgnet_mt model file; the representation study's C46); 25 min on "
+    "two CPU threads",
+    "the structure-free stage of 'chgnet_mt_error' on the 'chgnet_mt_coordinates_anchored' model file (the "
+    "representation study's C47); 11 min on two CPU threads")
 
 #: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
 #: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,
