@@ -5,7 +5,7 @@ uncertainty of each (higher = more polymorphic / less certain). If the
 shared data folder is available (``--data-dir`` or ``$POLYSRL_DATA_DIR``), it
 also cross-validates the frozen features on the 2,482 experimental band gaps
 with the paper's evaluation head: seed 0 of ``polysrl benchmark --tasks band_gap
---methods polysrl_chgnet_mt_error --head paper`` (the same five folds, so the same MAE; the
+--methods polysrl_chgnet_mt_elements_error --head paper`` (the same five folds, so the same MAE; the
 table in docs/benchmarks.md averages seeds 0, 1 and 2).
 
     python examples/quickstart.py [--data-dir PATH/TO/shared/data]

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> np.ndarray:
     parser.add_argument("--task", default="band_gap", choices=sorted(TASKS))
     parser.add_argument("--head", default="paper", choices=HEADS)
     parser.add_argument("--model", default="default",
-                        help="a shipped model name (default: polysrl_chgnet_mt_error), rand_init, or a checkpoint path")
+                        help="a shipped model name (default: polysrl_chgnet_mt_elements_error), rand_init, or a checkpoint path")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     frame = TASKS[args.task](data_dir=args.data_dir)

@@ -46,7 +46,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
 
     * ``fit(X)`` without structures does **no training**: it loads the
       ``pretrained`` weights (the shipped Materials-Project model
-      ``polysrl_chgnet_mt_error`` by default, F = 200;
+      ``polysrl_chgnet_mt_elements_error`` by default, F = 200;
       a checkpoint path; or ``None`` for a randomly initialised encoder seeded
       by ``random_state``). Inside a Pipeline fitted on a downstream task this
       is leak-free: the labels are never seen.
@@ -69,10 +69,11 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     ``"cpu"`` recipe (:mod:`polysrl_sklearn.recipes`: F = 64, no optional
     extra, no property table), as do the optimisation defaults;
     :meth:`from_recipe` starts from another recipe, and
-    ``from_recipe("chgnet_mt")`` is the default model's network (CHGNet structure
-    targets: the ``chgnet`` extra; an MP band-gap head: ``pretraining_targets=``),
-    before the stage that trained its variance head (recipe
-    ``"chgnet_mt_anchored"``, run by ``polysrl pretrain --init-from``).
+    ``from_recipe("chgnet_mt_elements")`` is the default model's network (CHGNet
+    structure targets: the ``chgnet`` extra; an MP band-gap head:
+    ``pretraining_targets=``; a head reconstructing Magpie's statistics), before the
+    stages that trained its variance head (recipes ``"chgnet_mt_elements_anchored"``
+    and ``"chgnet_mt_elements_error"``, run by ``polysrl pretrain --init-from``).
 
     ``fit`` is atomic: the fitted attributes are set only once it has
     finished, so an interrupted ``fit`` (Ctrl-C) leaves the estimator as it
@@ -83,10 +84,13 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     ----------
     pretrained : str, path or None, default="default"
         Weights loaded by ``fit`` when no structures are given: a shipped
-        model name ("polysrl_chgnet_mt_error", alias "default"; the same
-        network with the previous defaults' variance stages
-        "polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_mixtures",
-        "polysrl_chgnet_mt_count" and "polysrl_chgnet_mt_variance"; before its
+        model name ("polysrl_chgnet_mt_elements_error", alias "default"; before
+        its variance stages "polysrl_chgnet_mt_elements"; the statistics on
+        coordinates of their own "polysrl_chgnet_mt_coordinates_error", before its
+        variance stages "polysrl_chgnet_mt_coordinates"; the previous default
+        "polysrl_chgnet_mt_error" and the same network with earlier defaults'
+        variance stages "polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_mixtures",
+        "polysrl_chgnet_mt_count" and "polysrl_chgnet_mt_variance"; before their
         variance stages "polysrl_chgnet_mt" and its baselines
         "polysrl_nosample_chgnet_mt", "infomax_chgnet_mt", "graphcl_chgnet_mt",
         "mp_band_gap_chgnet_mt"; the F = 64 model "polysrl" and its

@@ -17,7 +17,7 @@ Examples
 --------
 >>> from polysrl_sklearn.model_cache import cached_featurizer, load_count
 >>> first = cached_featurizer("default", "cpu")
->>> cached_featurizer("polysrl_chgnet_mt_error", "cpu") is first  # "default" is an alias of this file
+>>> cached_featurizer("polysrl_chgnet_mt_elements_error", "cpu") is first  # "default" is an alias of this file
 True
 >>> load_count() >= 1
 True

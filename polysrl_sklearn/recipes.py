@@ -252,12 +252,12 @@ RECIPES["chgnet_mt_mixtures"] = RECIPES["chgnet_mt_count"].replace(
     "uncertain than either (the representation study's C27); 51 min on one CPU core shared with two other jobs",
     variance_mixtures=0.3)
 RECIPES["chgnet_mt_anchored"] = RECIPES["chgnet_mt_mixtures"].replace(
-    name="chgnet_mt_anchored", description="the default model's: as 'chgnet_mt_mixtures', but every variance "
+    name="chgnet_mt_anchored", description="an earlier default's: as 'chgnet_mt_mixtures', but every variance "
     "target adds the starting chgnet_mt network's own centred log-variance (--variance-anchor 1.0), so the "
     "stage adds the polymorph and mixture signal to the first stage's uncertainty instead of replacing it (the "
     "representation study's C28); 38 min on one CPU core beside another stage", variance_anchor=1.0)
 RECIPES["chgnet_mt_error"] = RECIPES["chgnet_mt_mixtures"].replace(
-    name="chgnet_mt_error", description="the default model's: a structure-free variance stage (--objective "
+    name="chgnet_mt_error", description="the previous default's: a structure-free variance stage (--objective "
     "error_variance, --init-from the polysrl_chgnet_mt_anchored model file, --property-table "
     "mp-non-metals.csv): 20 epochs, variance head only, towards the starting uncertainty plus 0.5 x the linear "
     "band-gap head's centred log squared error, mixtures kept at their starting uncertainty (weight 0.3); the "
@@ -277,17 +277,18 @@ def _variance_stages_on(first: Recipe, anchored_description: str, error_descript
 
 
 RECIPES["chgnet_mt_elements"] = RECIPES["chgnet_mt"].replace(
-    name="chgnet_mt_elements", description="as 'chgnet_mt', plus a linear head that reconstructs each formula's 132 "
-    "standardised Magpie statistics from its mean vector (--element-statistics 1.0), so the features keep their "
-    "input's chemistry (the representation study's C41); 21 min on one CPU core beside another candidate",
+    name="chgnet_mt_elements", description="the default model's first stage: as 'chgnet_mt', plus a linear head "
+    "that reconstructs each formula's 132 standardised Magpie statistics from its mean vector "
+    "(--element-statistics 1.0), so the features keep their input's chemistry (the representation study's C41); "
+    "21 min on one CPU core beside another candidate",
     element_statistics=1.0)
 _variance_stages_on(
     RECIPES["chgnet_mt_elements"],
     "the variance stage of 'chgnet_mt_anchored' on a 'chgnet_mt_elements' network (--init-from its full "
     "checkpoint, --anchor-from the polysrl_chgnet_mt model file; the representation study's C42); 24 min on "
     "two CPU threads",
-    "the structure-free stage of 'chgnet_mt_error' on the 'chgnet_mt_elements_anchored' model file (the "
-    "representation study's C43); 10 min on two CPU threads")
+    "the default model's last stage: the structure-free stage of 'chgnet_mt_error' on the "
+    "'chgnet_mt_elements_anchored' model file (the representation study's C43); 10 min on two CPU threads")
 RECIPES["chgnet_mt_coordinates"] = RECIPES["chgnet_mt"].replace(
     name="chgnet_mt_coordinates", description="as 'chgnet_mt', with the mean vector's first 132 coordinates "
     "trained to be each formula's standardised Magpie statistics, one each (--element-statistics 0.1 "
@@ -304,7 +305,8 @@ _variance_stages_on(
 
 #: The recipe of a new network: ``PolySRLFeaturizer(pretrained=None)``, ``ModelConfig()``,
 #: ``TrainingSettings()`` and ``polysrl pretrain`` without ``--recipe``. (The default *model*,
-#: ``PolySRLFeaturizer()``'s loaded weights, was trained with ``"chgnet_mt"``.)
+#: ``PolySRLFeaturizer()``'s loaded weights, was trained with ``"chgnet_mt_elements"`` and its
+#: two variance stages.)
 DEFAULT_RECIPE = "cpu"
 
 

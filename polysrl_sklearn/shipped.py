@@ -1,24 +1,25 @@
 """The models shipped in the package: one canonical name each, plus the aliases that keep working.
 
 All shipped models were pretrained by ``polysrl pretrain`` on the same Materials
-Project corpus and held-out split. Two families, each five models that differ only in
-the objective (:mod:`polysrl_sklearn.objectives`), so comparisons inside a family are
-equal-length:
+Project corpus and held-out split. They fall into families by first-stage recipe; the
+models of a family share the network, width and epochs and differ only in the objective
+(:mod:`polysrl_sklearn.objectives`) or in a later variance stage, so comparisons inside a
+family are equal-length:
 
-* recipe ``"chgnet_mt"`` (:mod:`polysrl_sklearn.recipes`): ``polysrl_chgnet_mt`` and the
-  baselines named ``*_chgnet_mt``; and the default, ``polysrl_chgnet_mt_error``
-  (recipe ``"chgnet_mt_error"``, the representation study's selected candidate C39):
-  ``polysrl_chgnet_mt`` with only its variance head trained further, so its mean
-  vectors are ``polysrl_chgnet_mt``'s, bit for bit (so are those of the previous
-  defaults ``polysrl_chgnet_mt_anchored``, C28, recipe ``"chgnet_mt_anchored"``,
-  ``polysrl_chgnet_mt_mixtures``, C27, recipe ``"chgnet_mt_mixtures"``,
-  ``polysrl_chgnet_mt_count``, C25, recipe ``"chgnet_mt_count"``, and
-  ``polysrl_chgnet_mt_variance``, C22, recipe ``"chgnet_mt_variance"``);
+* recipe ``"chgnet_mt"`` (:mod:`polysrl_sklearn.recipes`): ``polysrl_chgnet_mt`` (the
+  representation study's C14) and the baselines named ``*_chgnet_mt``; and the previous
+  defaults, ``polysrl_chgnet_mt`` with only its variance head trained further, so their mean
+  vectors are ``polysrl_chgnet_mt``'s, bit for bit: ``polysrl_chgnet_mt_error`` (C39, recipe
+  ``"chgnet_mt_error"``), ``polysrl_chgnet_mt_anchored`` (C28, recipe ``"chgnet_mt_anchored"``),
+  ``polysrl_chgnet_mt_mixtures`` (C27, recipe ``"chgnet_mt_mixtures"``),
+  ``polysrl_chgnet_mt_count`` (C25, recipe ``"chgnet_mt_count"``) and
+  ``polysrl_chgnet_mt_variance`` (C22, recipe ``"chgnet_mt_variance"``);
 * recipe ``"chgnet_mt_elements"``: ``polysrl_chgnet_mt_elements`` (the study's C41),
   ``polysrl_chgnet_mt``'s first stage with a head that reconstructs each formula's Magpie
-  statistics, and ``polysrl_chgnet_mt_elements_error`` (C43, recipe
-  ``"chgnet_mt_elements_error"``), the default's two variance stages on it (selected by the
-  study's amendment 15; a variance-head delta on ``polysrl_chgnet_mt_elements``);
+  statistics, and the default, ``polysrl_chgnet_mt_elements_error`` (C43, recipe
+  ``"chgnet_mt_elements_error"``, selected by the study's amendment 15): C39's two variance
+  stages on it (a variance-head delta on ``polysrl_chgnet_mt_elements``, whose mean vectors it
+  shares bit for bit);
 * recipe ``"chgnet_mt_coordinates"``: ``polysrl_chgnet_mt_coordinates`` (the study's C45), the
   same first stage with the statistics on the mean vector's first 132 coordinates instead of
   behind a linear head, and ``polysrl_chgnet_mt_coordinates_error`` (C47), the default's two
@@ -32,7 +33,7 @@ Examples
 --------
 >>> from polysrl_sklearn.shipped import canonical_model_name
 >>> canonical_model_name("default"), canonical_model_name("supervised"), canonical_model_name(None)
-('polysrl_chgnet_mt_error', 'mp_band_gap', 'rand_init')
+('polysrl_chgnet_mt_elements_error', 'mp_band_gap', 'rand_init')
 """
 
 from __future__ import annotations
@@ -112,21 +113,22 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
                  "variance target (--variance-mixtures 0.3); the same mean vectors (the study's C27; the default "
                  "model until C28)"),
     ShippedModel("polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_anchored.pt", "polysrl", "chgnet_mt_anchored",
-                 "the default model: as polysrl_chgnet_mt_mixtures, with polysrl_chgnet_mt's own log-variance "
+                 "as polysrl_chgnet_mt_mixtures, with polysrl_chgnet_mt's own log-variance "
                  "added to every variance target (--variance-anchor 1.0), so the column keeps the first stage's "
                  "error ranking under the polymorph and mixture signal; the same mean vectors (the study's C28; "
                  "the default model until C39)"),
     ShippedModel("polysrl_chgnet_mt_error", "polysrl_chgnet_mt_error.pt", "error_variance", "chgnet_mt_error",
-                 "the default model: polysrl_chgnet_mt_anchored with its variance head trained further, without "
+                 "polysrl_chgnet_mt_anchored with its variance head trained further, without "
                  "structures, towards its own uncertainty plus 0.5 x the centred log squared error of a linear "
                  "band-gap head (--objective error_variance), so the column also ranks where a head on these "
-                 "features errs; the same mean vectors (the study's C39)"),
+                 "features errs; the same mean vectors (the study's C39; the default model until C43)"),
     ShippedModel("polysrl_chgnet_mt_elements", "polysrl_chgnet_mt_elements.pt", "polysrl", "chgnet_mt_elements",
                  "polysrl_chgnet_mt's first stage with a head that reconstructs each formula's Magpie statistics "
                  "from its mean vector (--element-statistics 1.0; the study's C41): effective rank 105.8 of 200"),
     ShippedModel("polysrl_chgnet_mt_elements_error", "polysrl_chgnet_mt_elements_error.pt", "error_variance",
                  "chgnet_mt_elements_error",
-                 "polysrl_chgnet_mt_elements with the default's two variance stages (anchored polymorph and "
+                 "the default model: polysrl_chgnet_mt_elements with polysrl_chgnet_mt_error's two variance "
+                 "stages (anchored polymorph and "
                  "mixture matching, then the structure-free error stage; the study's C43, selected by amendment "
                  "15); the same mean vectors as polysrl_chgnet_mt_elements"),
     ShippedModel("polysrl_chgnet_mt_coordinates", "polysrl_chgnet_mt_coordinates.pt", "polysrl",
@@ -141,7 +143,7 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
 ]}
 
 #: Canonical name of the default model (``PolySRLFeaturizer()``, alias ``"default"``).
-DEFAULT_MODEL = "polysrl_chgnet_mt_error"
+DEFAULT_MODEL = "polysrl_chgnet_mt_elements_error"
 
 #: Name of the randomly initialised encoder (``pretrained=None``), the paper's "Rand init.".
 RANDOM_INIT = "rand_init"

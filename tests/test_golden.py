@@ -49,13 +49,13 @@ def test_shipped_model_features_are_bit_identical(one_thread, name):
     assert hashlib.sha256(np.ascontiguousarray(features).tobytes()).hexdigest() == model["sha256_float32"]
 
 
-@pytest.mark.parametrize("stage, first_stage", [("default", "polysrl_chgnet_mt"),
-                                                 ("polysrl_chgnet_mt_elements_error", "polysrl_chgnet_mt_elements"),
+@pytest.mark.parametrize("stage, first_stage", [("default", "polysrl_chgnet_mt_elements"),
+                                                 ("polysrl_chgnet_mt_error", "polysrl_chgnet_mt"),
                                                  ("polysrl_chgnet_mt_coordinates_error",
                                                   "polysrl_chgnet_mt_coordinates")])
 def test_a_variance_stage_is_its_first_stage_with_another_variance_head(stage, first_stage):
-    """The default's variance stages (and those of amendment 15's and 16's selected models, C43 on C41
-    and C47 on C45) trained only the variance head: its mean vectors, and so every result that reads only the means (the
+    """The default's variance stages (C43 on C41; the previous default's, C39 on C14; and amendment
+    16's C47 on C45) trained only the variance head: its mean vectors, and so every result that reads only the means (the
     paper's head, fine-tuning), are its first stage's."""
     formulas = json.loads(GOLDEN.read_text())["formulas"]
     staged, first = (PolySRLFeaturizer(pretrained=name).fit([]) for name in (stage, first_stage))

@@ -60,7 +60,7 @@ def test_shipped_models_load(name):
 
 
 def test_aliases_name_the_same_file_or_random_init():
-    assert SHIPPED_MODELS["default"] == SHIPPED_MODELS["polysrl_chgnet_mt_error"] != SHIPPED_MODELS["polysrl"]
+    assert SHIPPED_MODELS["default"] == SHIPPED_MODELS["polysrl_chgnet_mt_elements_error"] != SHIPPED_MODELS["polysrl"]
     assert SHIPPED_MODELS["supervised"] == SHIPPED_MODELS["mp_band_gap"]
     by_alias = PolySRLFeaturizer(pretrained="rand_init", hidden_dim=8, random_state=3).fit([])
     by_none = PolySRLFeaturizer(pretrained=None, hidden_dim=8, random_state=3).fit([])

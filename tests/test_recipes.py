@@ -90,7 +90,7 @@ def test_a_stage_recipe_continues_a_checkpoint_and_is_not_a_new_network(tmp_path
     anchored = get_recipe("chgnet_mt_anchored")  # the previous default's stage
     assert anchored.architecture() == {**mixing.architecture(), "variance_anchor": 1.0}
     assert anchored.training() == stage.training()
-    error = get_recipe("chgnet_mt_error")  # the default's: a structure-free stage on the previous default
+    error = get_recipe("chgnet_mt_error")  # the previous default's: a structure-free stage on C28
     assert error.architecture() == {**mixing.architecture(), "variance_matching": 0.0, "variance_count": 0.0,
                                     "variance_error": 0.5, "multitask_weight": 0.0}
     assert error.training() == {**stage.training(), "epochs": 20}
