@@ -241,12 +241,12 @@ RECIPES["chgnet_mt_variance"] = RECIPES["chgnet_mt"].replace(
     "its mean vectors stay exactly the chgnet_mt network's (the representation study's C22); about 14 min on "
     "one CPU core", variance_matching=1.0, epochs=40, train_only="variance_head")
 RECIPES["chgnet_mt_count"] = RECIPES["chgnet_mt_variance"].replace(
-    name="chgnet_mt_count", description="the previous default's: as 'chgnet_mt_variance', but each further "
+    name="chgnet_mt_count", description="an earlier default's: as 'chgnet_mt_variance', but each further "
     "polymorph of a formula in the batch adds 10 levels to its variance target (--variance-count 10), so "
     "polymorphs that CHGNet's vectors place together still count (the representation study's C25); about "
     "14 min on one CPU core", variance_count=10.0)
 RECIPES["chgnet_mt_mixtures"] = RECIPES["chgnet_mt_count"].replace(
-    name="chgnet_mt_mixtures", description="the previous default's: as 'chgnet_mt_count', plus a synthetic "
+    name="chgnet_mt_mixtures", description="an earlier default's: as 'chgnet_mt_count', plus a synthetic "
     "doped/alloyed mixture of each batch formula with another, pulled to the variance target of both parents' "
     "polymorphs together (--variance-mixtures 0.3), so that compositions between known compounds are more "
     "uncertain than either (the representation study's C27); 51 min on one CPU core shared with two other jobs",
