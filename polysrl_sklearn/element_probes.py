@@ -129,6 +129,21 @@ def linear_probe_r2(features: np.ndarray, targets: pd.DataFrame, folds: int = 5,
     return pd.Series(r2_score(targets.to_numpy(), predicted, multioutput="raw_values"), index=targets.columns)
 
 
+def element_statistics_labels() -> list[str]:
+    """matminer's names of the 132 Magpie statistics, in the order of :func:`standardised_element_statistics`.
+
+    Returns
+    -------
+    list of str
+        ``"MagpieData minimum Number"``, ...: the 22 elemental properties under each of
+        :data:`PROBE_STATISTICS`, as ``ElementProperty.feature_labels`` orders them.
+    """
+    from matminer.featurizers.composition import ElementProperty
+
+    preset = ElementProperty.from_preset("magpie")
+    return list(ElementProperty("magpie", preset.features, list(PROBE_STATISTICS)).feature_labels())
+
+
 def standardised_element_statistics(formulas: Sequence[str], cache_dir: str | os.PathLike | None = None,
                                     verbose: bool = False) -> np.ndarray:
     """The 132 Magpie statistics of ``formulas``, each column centred and scaled to unit variance over them.

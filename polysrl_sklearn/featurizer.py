@@ -587,10 +587,22 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         return features[row_of]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the output columns: ``polysrl_0..F-1`` then ``polysrl_uncertainty``."""
+        """Names of the output columns: ``polysrl_0..F-1`` then ``polysrl_uncertainty``.
+
+        For a network whose first 132 mean coordinates were trained to be the standardised
+        Magpie statistics (``element_statistics_head="coordinates"``, e.g. the shipped
+        ``polysrl_chgnet_mt_coordinates``), those columns also name their statistic, as
+        matminer does with spaces as underscores: ``polysrl_0_MagpieData_minimum_Number``.
+        """
         check_is_fitted(self, "network_")
-        width = self.network_.config.hidden_dim
-        return np.array([f"polysrl_{i}" for i in range(width)] + ["polysrl_uncertainty"], dtype=object)
+        config = self.network_.config
+        names = [f"polysrl_{i}" for i in range(config.hidden_dim)]
+        if config.element_statistics > 0 and config.element_statistics_head == "coordinates":
+            from .element_probes import element_statistics_labels
+
+            for i, label in enumerate(element_statistics_labels()):
+                names[i] = f"polysrl_{i}_{label.replace(' ', '_')}"
+        return np.array(names + ["polysrl_uncertainty"], dtype=object)
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | os.PathLike) -> None:

@@ -168,3 +168,18 @@ def test_cli_head_flag_reaches_the_network(tmp_path):
     network, _ = load_checkpoint(tmp_path / "run.ckpt")
     assert network.config.element_statistics_head == "coordinates"
     assert not hasattr(network, "statistics_head")
+
+
+def test_a_coordinates_model_names_the_statistic_each_of_its_first_coordinates_is_trained_to_be():
+    from polysrl_sklearn.element_probes import element_statistics_labels
+
+    names = PolySRLFeaturizer(pretrained="polysrl_chgnet_mt_coordinates").fit([]).get_feature_names_out()
+    labels = element_statistics_labels()
+    assert len(labels) == ELEMENT_STATISTICS_COUNT and len(names) == 201
+    assert names[0] == "polysrl_0_MagpieData_minimum_Number"
+    assert [name.split("_", 2)[2] for name in names[:ELEMENT_STATISTICS_COUNT]] == [
+        label.replace(" ", "_") for label in labels]
+    assert list(names[ELEMENT_STATISTICS_COUNT:-1]) == [f"polysrl_{i}" for i in range(ELEMENT_STATISTICS_COUNT, 200)]
+    # the linear head leaves the statistics in rotated directions: no column is named after one
+    linear = PolySRLFeaturizer(pretrained="polysrl_chgnet_mt_elements").fit([]).get_feature_names_out()
+    assert list(linear) == [f"polysrl_{i}" for i in range(200)] + ["polysrl_uncertainty"]
