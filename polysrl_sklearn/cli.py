@@ -90,6 +90,18 @@ def benchmark_command(args: argparse.Namespace) -> int:
             results = with_heads(results)
             results = pd.concat([results[results["head"] == head] for head in dict.fromkeys(args.head)],
                                 ignore_index=True)
+        if args.methods:  # only the rows of these methods, each head's in this order
+            missing = [method for method in args.methods if method not in set(results["method"])]
+            if missing:
+                raise SystemExit(f"--methods {' '.join(missing)}: no rows of that method in the --table-from "
+                                 f"files (their methods: {', '.join(dict.fromkeys(results['method']))})")
+            method_rank = {method: rank for rank, method in enumerate(dict.fromkeys(args.methods))}
+            results = with_heads(results)
+            results = results[results["method"].isin(method_rank)]
+            head_rank = {head: rank for rank, head in enumerate(dict.fromkeys(results["head"]))}
+            results = (results.assign(_head=results["head"].map(head_rank), _method=results["method"].map(method_rank))
+                       .sort_values(["_head", "_method"], kind="stable").drop(columns=["_head", "_method"])
+                       .reset_index(drop=True))
         print(markdown_table(results))
         if args.csv:
             results.to_csv(args.csv, index=False)
@@ -175,7 +187,8 @@ def build_parser(full: Collection[str] = COMMANDS) -> argparse.ArgumentParser:
                    help="also these Matbench DFT tasks: CrabNet's folds (e.g. jdft2d phonons dielectric), "
                         f"seeded 72/8/20 folds for mp_gap and mp_e_form{matbench_help}")
     b.add_argument("--methods", nargs="*", default=None,
-                   help="default: magpie and every shipped model; a checkpoint path benchmarks that model")
+                   help="default: magpie and every shipped model; a checkpoint path benchmarks that model; "
+                        "with --table-from: only these methods' rows, in this order")
     b.add_argument("--head", action="append", choices=heads, default=None,
                    help="evaluation head on the frozen features, repeatable (default: paper; with --table-from: "
                         "print only these heads' rows): 'paper' = the "

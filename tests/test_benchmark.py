@@ -317,3 +317,16 @@ def test_table_from_prints_only_the_heads_asked_for(tmp_path, capsys):
                   "mae_mean": [0.41, 0.42, 0.43], "mae_std": [0.02] * 3}).to_csv(tmp_path / "r.csv", index=False)
     lines = run_benchmark_command(capsys, "--table-from", str(tmp_path / "r.csv"), "--head", "rf", "--head", "paper")
     assert lines[0] == "| task | magpie (rf) | magpie (paper) | paper rand init | paper PolySRL |"
+
+
+def test_table_from_keeps_only_the_named_methods_in_their_order(tmp_path, capsys):
+    import pandas as pd
+
+    pd.DataFrame({"task": ["band_gap"] * 3 + ["metallic"] * 3, "method": ["magpie", "polysrl", "rand_init"] * 2,
+                  "head": ["rf"] * 6, "mae_mean": [0.41, 0.44, 0.53, 0.18, 0.20, 0.21],
+                  "mae_std": [0.02] * 6}).to_csv(tmp_path / "rf.csv", index=False)
+    lines = run_benchmark_command(capsys, "--table-from", str(tmp_path / "rf.csv"), "--methods", "polysrl", "magpie")
+    assert lines[0] == "| task | polysrl (rf) | magpie (rf) | paper rand init | paper PolySRL |"
+    assert lines[2].startswith("| band_gap | 0.440 (0.020) | 0.410 (0.020) |")
+    with pytest.raises(SystemExit, match="--methods infomax: no rows of that method"):
+        main(["benchmark", "--table-from", str(tmp_path / "rf.csv"), "--methods", "infomax"])
