@@ -85,4 +85,7 @@ declare -A RUNS=(
   [baseline_infomax]="$C14 --objective infomax"
   [baseline_graphcl]="$C14 --objective graphcl"
   [baseline_supervised]="$C14 --objective supervised"
+  # the default's (C41's) no-sampling ablation: the element-statistics term is one of the soft contrastive
+  # loss, so of the four baselines only this one differs between recipes chgnet_mt and chgnet_mt_elements
+  [baseline_polysrl_nosample_elements]="$C14 --element-statistics 1.0 --objective polysrl_nosample"
 )

@@ -131,6 +131,11 @@ SHIPPED: dict[str, ShippedModel] = {model.name: model for model in [
                  "stages (anchored polymorph and "
                  "mixture matching, then the structure-free error stage; the study's C43, selected by amendment "
                  "15); the same mean vectors as polysrl_chgnet_mt_elements"),
+    ShippedModel("polysrl_nosample_chgnet_mt_elements", "baselines_chgnet_mt/polysrl_nosample_elements.pt",
+                 "polysrl_nosample", "chgnet_mt_elements",
+                 "PolySRL without sampling (ablation) of the default's first stage, with its element-statistics "
+                 "head (recipe chgnet_mt_elements); the other three baselines do not read that lever, so "
+                 "infomax_chgnet_mt, graphcl_chgnet_mt and mp_band_gap_chgnet_mt serve both families"),
     ShippedModel("polysrl_chgnet_mt_coordinates", "polysrl_chgnet_mt_coordinates.pt", "polysrl",
                  "chgnet_mt_coordinates",
                  "polysrl_chgnet_mt's first stage with its first 132 mean coordinates trained to be each formula's "

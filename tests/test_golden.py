@@ -37,7 +37,7 @@ def one_thread():
                                   "polysrl_chgnet_mt_elements_error", "polysrl_chgnet_mt_elements",
                                   "polysrl_chgnet_mt_error", "polysrl_chgnet_mt_anchored", "polysrl_chgnet_mt_mixtures",
                                   "polysrl_chgnet_mt_count", "polysrl_chgnet_mt_variance", "polysrl_chgnet_mt",
-                                  "polysrl"])
+                                  "polysrl_nosample_chgnet_mt_elements", "polysrl"])
 def test_shipped_model_features_are_bit_identical(one_thread, name):
     golden = json.loads(GOLDEN.read_text())
     model = golden["models"][canonical_model_name(name)]
