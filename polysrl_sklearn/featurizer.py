@@ -85,7 +85,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
     pretrained : str, path or None, default="default"
         Weights loaded by ``fit`` when no structures are given: a shipped
         model name ("polysrl_chgnet_mt_elements_error", alias "default"; before
-        its variance stages "polysrl_chgnet_mt_elements"; the statistics on
+        its variance stages "polysrl_chgnet_mt_elements", and its ablation
+        without sampling "polysrl_nosample_chgnet_mt_elements"; the statistics on
         coordinates of their own "polysrl_chgnet_mt_coordinates_error", before its
         variance stages "polysrl_chgnet_mt_coordinates"; the previous default
         "polysrl_chgnet_mt_error" and the same network with earlier defaults'
