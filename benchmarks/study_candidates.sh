@@ -73,6 +73,8 @@ declare -A RUNS=(
   # amendment 16: C14's first stage with the Magpie statistics on the mean vector's first 132 coordinates
   [C44]="$C14 --element-statistics 1.0 --element-statistics-head coordinates"
   [C45]="$C14 --element-statistics 0.1 --element-statistics-head coordinates"
+  # amendment 18: the coordinates head between C44's and C45's weights
+  [C49]="$C14 --element-statistics 0.3 --element-statistics-head coordinates"
   # amendment 16: the default's two variance stages on the selected one of C44/C45 ($WINNER, $WINNER_WEIGHT),
   # as C42 and C43 on C41
   [C46]="$C14 --element-statistics ${WINNER_WEIGHT:-1.0} --element-statistics-head coordinates --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --anchor-from ${ANCHOR_MODEL:-polysrl_sklearn/pretrained/polysrl_chgnet_mt.pt} --init-from ${RUNS_DIR:-runs}/${WINNER:-C44}.ckpt --train-only variance_head --epochs 40"
