@@ -95,13 +95,10 @@ def benchmark_command(args: argparse.Namespace) -> int:
             if missing:
                 raise SystemExit(f"--methods {' '.join(missing)}: no rows of that method in the --table-from "
                                  f"files (their methods: {', '.join(dict.fromkeys(results['method']))})")
-            method_rank = {method: rank for rank, method in enumerate(dict.fromkeys(args.methods))}
             results = with_heads(results)
-            results = results[results["method"].isin(method_rank)]
-            head_rank = {head: rank for rank, head in enumerate(dict.fromkeys(results["head"]))}
-            results = (results.assign(_head=results["head"].map(head_rank), _method=results["method"].map(method_rank))
-                       .sort_values(["_head", "_method"], kind="stable").drop(columns=["_head", "_method"])
-                       .reset_index(drop=True))
+            results = pd.concat([results[(results["head"] == head) & (results["method"] == method)]
+                                 for head in dict.fromkeys(results["head"]) for method in dict.fromkeys(args.methods)],
+                                ignore_index=True)
         print(markdown_table(results))
         if args.csv:
             results.to_csv(args.csv, index=False)
