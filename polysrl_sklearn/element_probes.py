@@ -32,8 +32,10 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -42,6 +44,9 @@ from sklearn.metrics import r2_score
 from sklearn.model_selection import KFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+
+if TYPE_CHECKING:
+    from matminer.featurizers.composition import ElementProperty
 
 #: The composition statistics probed by default: all six of Magpie's, in its order.
 PROBE_STATISTICS: tuple[str, ...] = ("minimum", "maximum", "range", "mean", "avg_dev", "mode")
@@ -75,11 +80,9 @@ def element_property_targets(formulas: Sequence[str], statistics: Sequence[str] 
         Naming the first formula that pymatgen cannot parse or that has an element without
         Magpie data.
     """
-    from matminer.featurizers.composition import ElementProperty
     from pymatgen.core import Composition
 
-    preset = ElementProperty.from_preset("magpie")
-    featurizer = ElementProperty("magpie", preset.features, list(statistics), impute_nan=True)
+    featurizer = _magpie_statistics_featurizer(statistics)
     rows = []
     for position, formula in enumerate(formulas):
         try:
@@ -129,19 +132,28 @@ def linear_probe_r2(features: np.ndarray, targets: pd.DataFrame, folds: int = 5,
     return pd.Series(r2_score(targets.to_numpy(), predicted, multioutput="raw_values"), index=targets.columns)
 
 
-def element_statistics_labels() -> list[str]:
-    """matminer's names of the 132 Magpie statistics, in the order of :func:`standardised_element_statistics`.
-
-    Returns
-    -------
-    list of str
-        ``"MagpieData minimum Number"``, ...: the 22 elemental properties under each of
-        :data:`PROBE_STATISTICS`, as ``ElementProperty.feature_labels`` orders them.
-    """
+def _magpie_statistics_featurizer(statistics: Sequence[str] = PROBE_STATISTICS) -> ElementProperty:
+    """matminer's ``ElementProperty`` with Magpie's 22 elemental properties under ``statistics``."""
     from matminer.featurizers.composition import ElementProperty
 
     preset = ElementProperty.from_preset("magpie")
-    return list(ElementProperty("magpie", preset.features, list(PROBE_STATISTICS)).feature_labels())
+    return ElementProperty("magpie", preset.features, list(statistics), impute_nan=True)
+
+
+@functools.lru_cache(maxsize=1)
+def element_statistics_labels() -> tuple[str, ...]:
+    """matminer's names of the 132 Magpie statistics, in the order of :func:`standardised_element_statistics`.
+
+    Computed once per process (matminer's preset takes about 50 ms to build, and
+    ``get_feature_names_out`` of a coordinates-head model asks on every pandas-output transform).
+
+    Returns
+    -------
+    tuple of str
+        ``"MagpieData minimum Number"``, ...: the 22 elemental properties under each of
+        :data:`PROBE_STATISTICS`, as ``ElementProperty.feature_labels`` orders them.
+    """
+    return tuple(_magpie_statistics_featurizer().feature_labels())
 
 
 def standardised_element_statistics(formulas: Sequence[str], cache_dir: str | os.PathLike | None = None,
