@@ -79,6 +79,9 @@ declare -A RUNS=(
   # as C42 and C43 on C41
   [C46]="$C14 --element-statistics ${WINNER_WEIGHT:-1.0} --element-statistics-head coordinates --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --anchor-from ${ANCHOR_MODEL:-polysrl_sklearn/pretrained/polysrl_chgnet_mt.pt} --init-from ${RUNS_DIR:-runs}/${WINNER:-C44}.ckpt --train-only variance_head --epochs 40"
   [C47]="$C13 $GAPS --objective error_variance --variance-error 0.5 --variance-mixtures 0.3 --init-from ${RUNS_DIR:-runs}/C46.pt --train-only variance_head --epochs 20"
+  # amendment 18: the default's two variance stages on C49 (W = 0.3), as C46 and C47 on C45
+  [C50]="$C14 --element-statistics 0.3 --element-statistics-head coordinates --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --anchor-from ${ANCHOR_MODEL:-polysrl_sklearn/pretrained/polysrl_chgnet_mt.pt} --init-from ${RUNS_DIR:-runs}/C49.ckpt --train-only variance_head --epochs 40"
+  [C51]="$C13 $GAPS --objective error_variance --variance-error 0.5 --variance-mixtures 0.3 --init-from ${RUNS_DIR:-runs}/C50.pt --train-only variance_head --epochs 20"
   # amendment 17: C47's structure-free stage with a larger error weight, on C46's model file
   [C48]="$C13 $GAPS --objective error_variance --variance-error 0.75 --variance-mixtures 0.3 --init-from ${RUNS_DIR:-runs}/C46.pt --train-only variance_head --epochs 20"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs
