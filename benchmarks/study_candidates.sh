@@ -82,6 +82,9 @@ declare -A RUNS=(
   # amendment 18: the default's two variance stages on C49 (W = 0.3), as C46 and C47 on C45
   [C50]="$C14 --element-statistics 0.3 --element-statistics-head coordinates --variance-matching 1.0 --variance-count 10 --variance-mixtures 0.3 --variance-anchor 1.0 --anchor-from ${ANCHOR_MODEL:-polysrl_sklearn/pretrained/polysrl_chgnet_mt.pt} --init-from ${RUNS_DIR:-runs}/C49.ckpt --train-only variance_head --epochs 40"
   [C51]="$C13 $GAPS --objective error_variance --variance-error 0.5 --variance-mixtures 0.3 --init-from ${RUNS_DIR:-runs}/C50.pt --train-only variance_head --epochs 20"
+  # amendment 19: C51's stage with the error floor at 0.01 (0.1 eV), at error weights 0.5 and 0.75
+  [C52]="$C13 $GAPS --objective error_variance --variance-error 0.5 --variance-error-floor 0.01 --variance-mixtures 0.3 --init-from ${RUNS_DIR:-runs}/C50.pt --train-only variance_head --epochs 20"
+  [C53]="$C13 $GAPS --objective error_variance --variance-error 0.75 --variance-error-floor 0.01 --variance-mixtures 0.3 --init-from ${RUNS_DIR:-runs}/C50.pt --train-only variance_head --epochs 20"
   # amendment 17: C47's structure-free stage with a larger error weight, on C46's model file
   [C48]="$C13 $GAPS --objective error_variance --variance-error 0.75 --variance-mixtures 0.3 --init-from ${RUNS_DIR:-runs}/C46.pt --train-only variance_head --epochs 20"
   # the four baselines, retrained with the selected candidate's flags: only the objective differs

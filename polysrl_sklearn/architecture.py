@@ -20,7 +20,7 @@ ARCHITECTURE_PARAMETERS: tuple[str, ...] = (
     "objective", "hidden_dim", "stoichiometry_layers", "structure_layers", "n_samples", "beta", "init_c",
     "init_d", "cutoff", "max_neighbors", "structure_pooling", "structure_encoder", "element_features",
     "element_skip", "positive_weight", "polymorph_spread", "variance_matching", "variance_count", "variance_mixtures",
-    "variance_anchor", "variance_error", "decorrelation", "multitask_weight", "element_statistics",
+    "variance_anchor", "variance_error", "variance_error_floor", "decorrelation", "multitask_weight", "element_statistics",
     "element_statistics_head")
 
 #: Values used for parameters left at None when a new network is built: the default recipe's.

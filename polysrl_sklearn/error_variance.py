@@ -6,7 +6,7 @@ exactly as they are. It reads no structure: its corpus is the pretraining formul
 property (``--property-table``; NaN where a formula has none). Each formula's mean log-variance is
 pulled towards
 
-``log u_start(a) + variance_error * (log((head(mu_a) - y_a)^2 + ERROR_FLOOR) - centre)``
+``log u_start(a) + variance_error * (log((head(mu_a) - y_a)^2 + variance_error_floor) - centre)``
 
 where ``u_start`` is the uncertainty of the network as the stage starts (a frozen copy, as for
 ``--variance-anchor``, or another model's with ``--anchor-from``), ``head`` a linear map from the
@@ -41,6 +41,7 @@ from torch import nn
 
 from .encoders import mean_vectors
 from .mixtures import batch_mixtures
+from .recipes import DEFAULTS
 from .variance_targets import stage_start_variance
 
 if TYPE_CHECKING:
@@ -49,8 +50,8 @@ if TYPE_CHECKING:
     from .training_data import TrainingData
 
 #: Added to each squared error before its log (in the property's unit squared, e.g. eV^2), so that
-#: a nearly exact prediction keeps a finite target.
-ERROR_FLOOR = 1e-4
+#: a nearly exact prediction keeps a finite target; the default of ``variance_error_floor``.
+ERROR_FLOOR = DEFAULTS.variance_error_floor
 
 def error_log_variance_offsets(predicted: torch.Tensor, targets: torch.Tensor, scale: float,
                                floor: float = ERROR_FLOOR) -> torch.Tensor:
@@ -121,21 +122,25 @@ class ErrorVarianceLoss(nn.Module):
     variance_mixtures : float
         Weight of the term that pulls each batch formula's synthetic mixture to its
         stage-start log-variance (0: off).
+    variance_error_floor : float
+        Added to each squared error before its log (:func:`error_log_variance_offsets`).
     """
 
     #: The stage reads the frozen stage-start encoder (``polysrl_sklearn.pretraining`` hands it over).
     needs_anchor = True
 
-    def __init__(self, variance_error: float = 0.0, variance_mixtures: float = 0.0) -> None:
+    def __init__(self, variance_error: float = 0.0, variance_mixtures: float = 0.0,
+                 variance_error_floor: float = ERROR_FLOOR) -> None:
         super().__init__()
         self.variance_error = float(variance_error)
         self.variance_mixtures = float(variance_mixtures)
+        self.variance_error_floor = float(variance_error_floor)
         self.set_anchor(None)
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> ErrorVarianceLoss:
-        """The loss with a network configuration's ``variance_error`` and ``variance_mixtures``."""
-        return cls(config.variance_error, config.variance_mixtures)
+        """The loss with a network configuration's ``variance_error``, ``variance_mixtures`` and floor."""
+        return cls(config.variance_error, config.variance_mixtures, config.variance_error_floor)
 
     def set_anchor(self, encoder: nn.Module | None) -> None:
         """Hand over the frozen stage-start stoichiometry encoder (kept outside the module tree)."""
@@ -146,7 +151,8 @@ class ErrorVarianceLoss(nn.Module):
         fit_property_head(network, corpus, device)
 
     def extra_repr(self) -> str:
-        return f"variance_error={self.variance_error:g}, variance_mixtures={self.variance_mixtures:g}"
+        return (f"variance_error={self.variance_error:g}, variance_mixtures={self.variance_mixtures:g}, "
+                f"variance_error_floor={self.variance_error_floor:g}")
 
     def batch_loss(self, network: PolySRLNetwork, data: TrainingData, step: Any,
                    rng: np.random.Generator) -> tuple[torch.Tensor, dict, torch.Tensor]:
@@ -156,7 +162,7 @@ class ErrorVarianceLoss(nn.Module):
         with torch.no_grad():
             predicted = network.property_head(mean.detach())
         target = start.float().log().mean(dim=-1) + error_log_variance_offsets(
-            predicted, data.formula_targets(step), self.variance_error)
+            predicted, data.formula_targets(step), self.variance_error, self.variance_error_floor)
         matching = (variance.float().log().mean(dim=-1) - target).pow(2).mean()
         loss, parts = matching, {"variance_matching": matching.detach()}
         if self.variance_mixtures > 0 and len(step.formulas) >= 2:

@@ -166,6 +166,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         centred log squared error added to each formula's stage-start log-variance, so that
         the uncertainty also learns where a head on the features goes wrong (0: off).
         ``fit`` trains new networks only, so it refuses that objective.
+    variance_error_floor : float or None, default=None (new networks: 1e-4)
+        With ``objective="error_variance"``: added to each squared error of the property
+        head before its log, in the property's unit squared, so that errors below its
+        square root count alike (1e-4 eV^2: 0.01 eV for band gaps).
     decorrelation : float or None, default=None (new networks: 0.0)
         Weight of the VICReg-style variance-covariance penalty on the batch's mean vectors.
     multitask_weight : float or None, default=None (new networks: 0.0)
@@ -269,6 +273,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         "variance_mixtures": [Interval(Real, 0, None, closed="left"), None],
         "variance_anchor": [Interval(Real, 0, None, closed="left"), None],
         "variance_error": [Interval(Real, 0, None, closed="left"), None],
+        "variance_error_floor": [Interval(Real, 0, None, closed="neither"), None],
         "decorrelation": [Interval(Real, 0, None, closed="left"), None],
         "multitask_weight": [Interval(Real, 0, None, closed="left"), None],
         "element_statistics": [Interval(Real, 0, None, closed="left"), None],
@@ -302,7 +307,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
                  polymorph_spread: float | None = None, variance_matching: float | None = None,
                  variance_count: float | None = None, variance_mixtures: float | None = None,
                  variance_anchor: float | None = None, variance_error: float | None = None,
-                 decorrelation: float | None = None,
+                 variance_error_floor: float | None = None, decorrelation: float | None = None,
                  multitask_weight: float | None = None, element_statistics: float | None = None,
                  element_statistics_head: str | None = None,
                  epochs: int = DEFAULTS.epochs, batch_size: int = DEFAULTS.batch_size,
@@ -335,6 +340,7 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         self.variance_mixtures = variance_mixtures
         self.variance_anchor = variance_anchor
         self.variance_error = variance_error
+        self.variance_error_floor = variance_error_floor
         self.decorrelation = decorrelation
         self.multitask_weight = multitask_weight
         self.element_statistics = element_statistics
@@ -457,8 +463,10 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
             parse_composition(item, i)
         pretraining = structures is not None or pretraining_targets is not None
         config = self._model_config()
-        if pretraining and (config.objective == "error_variance" or config.variance_error > 0):
-            raise ValueError("objective='error_variance' (with its variance_error) is a variance stage of a "
+        if pretraining and (config.objective == "error_variance" or config.variance_error > 0
+                            or self.variance_error_floor is not None):
+            raise ValueError("objective='error_variance' (with its variance_error and variance_error_floor) is a "
+                             "variance stage of a "
                              "pretrained network; fit trains a new network, so run the stage with polysrl pretrain "
                              "--objective error_variance --init-from MODEL --property-table CSV")
         multitask = config.multitask_weight > 0

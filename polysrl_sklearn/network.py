@@ -63,6 +63,8 @@ class ModelConfig:
     variance_anchor: float = DEFAULTS.variance_anchor
     #: ``error_variance`` objective: scale of the property head's centred log squared error in the targets.
     variance_error: float = DEFAULTS.variance_error
+    #: ``error_variance`` objective: added to each squared error before its log (property unit squared).
+    variance_error_floor: float = DEFAULTS.variance_error_floor
     decorrelation: float = DEFAULTS.decorrelation
     #: Weight of each auxiliary L1 head on a per-formula DFT property (multi-task pretraining; 0: off).
     multitask_weight: float = DEFAULTS.multitask_weight

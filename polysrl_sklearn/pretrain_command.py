@@ -116,6 +116,9 @@ def _pretrain(args: argparse.Namespace, context: DistributedContext | None) -> i
     if recipe.variance_error > 0 and not error_stage:
         raise SystemExit("polysrl pretrain: --variance-error is the scale of the error_variance objective's error "
                          "term; give --objective error_variance too")
+    if args.variance_error_floor is not None and not error_stage:
+        raise SystemExit("polysrl pretrain: --variance-error-floor belongs to the error_variance objective's error "
+                         "term; give --objective error_variance too")
     if args.anchor_from and recipe.variance_anchor <= 0 and not error_stage:
         raise SystemExit("polysrl pretrain: --anchor-from names the network whose log-variance --variance-anchor "
                          "adds to the variance targets; give --variance-anchor S > 0 too")
@@ -423,6 +426,9 @@ def add_pretrain_parser(sub: argparse._SubParsersAction, full: bool = True) -> a
                    help="with --objective error_variance: scale of the property head's centred log squared error "
                         "added to each formula's stage-start log-variance (0: off); that stage takes its "
                         "held-out formulas from --init-from, not from --holdout and --seed")
+    p.add_argument("--variance-error-floor", type=float, default=None,
+                   help="with --objective error_variance: added to each squared error of the property head before "
+                        "its log, in the property's unit squared (default 1e-4)")
     p.add_argument("--decorrelation", type=float, default=None,
                    help="weight of the VICReg-style variance-covariance penalty (paper: 0)")
     p.add_argument("--beta", type=float, default=None, help="KL weight (default: the recipe's)")

@@ -44,7 +44,7 @@ ARCHITECTURE_FIELDS: tuple[str, ...] = (
     "hidden_dim", "stoichiometry_layers", "structure_layers", "set2set_steps", "n_samples", "beta",
     "init_c", "init_d", "cutoff", "max_neighbors", "num_gaussians", "structure_pooling", "structure_encoder",
     "element_features", "element_skip", "positive_weight", "polymorph_spread", "variance_matching", "variance_count",
-    "variance_mixtures", "variance_anchor", "variance_error", "decorrelation", "multitask_weight",
+    "variance_mixtures", "variance_anchor", "variance_error", "variance_error_floor", "decorrelation", "multitask_weight",
     "element_statistics", "element_statistics_head")
 #: Recipe fields that are :class:`~polysrl_sklearn.pretraining.TrainingSettings` fields.
 TRAINING_FIELDS: tuple[str, ...] = ("epochs", "batch_size", "learning_rate", "grad_clip", "max_polymorphs",
@@ -134,6 +134,10 @@ class Recipe:
         network): the scale of the property head's centred log squared error added to
         each formula's stage-start log-variance (0: off; see
         :mod:`~polysrl_sklearn.error_variance`).
+    variance_error_floor : float
+        With the ``error_variance`` objective: added to each squared error of the property
+        head before its log (in the property's unit squared; 1e-4 eV^2 = 0.01 eV for band
+        gaps), so errors below its square root count alike (amendment 19).
     multitask_weight : float
         Weight of an auxiliary L1 head on a per-formula DFT property (0: off).
     element_statistics : float
@@ -185,6 +189,7 @@ class Recipe:
     variance_mixtures: float = 0.0
     variance_anchor: float = 0.0
     variance_error: float = 0.0
+    variance_error_floor: float = 1e-4
     decorrelation: float = 0.0
     multitask_weight: float = 0.0
     element_statistics: float = 0.0

@@ -53,6 +53,18 @@ def test_offsets_are_the_scaled_centred_log_squared_errors_and_zero_where_unknow
     assert error_log_variance_offsets(predicted, targets, scale=0.0).abs().max() == 0
 
 
+def test_a_larger_floor_compresses_the_small_errors_and_keeps_the_large_ones_apart():
+    predicted = torch.zeros(4, 1)
+    targets = torch.tensor([[0.0], [0.1], [1.0], [2.0]])  # errors of 0, 0.1, 1 and 2 (e.g. eV)
+    for floor in (ERROR_FLOOR, 0.01):
+        offsets = error_log_variance_offsets(predicted, targets, scale=1.0, floor=floor)
+        assert offsets[1] - offsets[0] == pytest.approx(math.log(0.01 + floor) - math.log(floor), rel=1e-4)
+        assert (offsets[1] - offsets[0] > 4.5) == (floor == ERROR_FLOOR)  # 0 to 0.1: 4.6 nats at 1e-4, 0.7 at 0.01
+        assert offsets[3] - offsets[2] == pytest.approx(math.log(4 + floor) - math.log(1 + floor), rel=1e-5)
+    assert objective_loss(PolySRLNetwork(ModelConfig(hidden_dim=8, objective="error_variance",
+                                                     variance_error_floor=0.01))).variance_error_floor == 0.01
+
+
 def test_the_head_is_the_least_squares_fit_on_the_known_formulas():
     network = stage_network()
     corpus = corpus_from_property_table(FORMULAS, np.zeros(len(FORMULAS)))
@@ -128,8 +140,13 @@ def test_the_objective_is_registered_reads_no_structure_and_is_refused_by_fit():
     with pytest.raises(ValueError, match="error_variance' .* is a variance stage .* polysrl pretrain"):
         PolySRLFeaturizer(pretrained=None, objective="error_variance", hidden_dim=8,
                           device="cpu").fit(["NaCl", "KCl"], pretraining_targets=[1.0, 2.0])
+    with pytest.raises(ValueError, match="variance_error_floor\\) is a variance stage"):
+        PolySRLFeaturizer(pretrained=None, variance_error_floor=0.01, hidden_dim=8,
+                          device="cpu").fit(["NaCl", "KCl"], pretraining_targets=[1.0, 2.0])
     with pytest.raises(ValueError, match="variance_error"):
         PolySRLFeaturizer(pretrained=None, variance_error=-1.0).fit(["NaCl"])
+    with pytest.raises(ValueError, match="variance_error_floor"):
+        PolySRLFeaturizer(pretrained=None, variance_error_floor=0.0).fit(["NaCl"])
 
 
 def test_formula_corpus_reads_the_distinct_formulas_without_structures(tmp_path):
@@ -154,16 +171,20 @@ def test_cli_runs_the_stage_from_a_model_file_with_its_held_out_formulas(tmp_pat
                  "--holdout", "0.2", "--export", str(tmp_path / "first.pt")]) == 0
     stage_args = ["pretrain", *common, "--objective", "error_variance", "--property-table", str(tmp_path / "gaps.csv"),
                   "--checkpoint", str(tmp_path / "stage.ckpt"), "--epochs", "2", "--variance-error", "1.0",
-                  "--export", str(tmp_path / "stage.pt")]
+                  "--variance-error-floor", "0.01", "--export", str(tmp_path / "stage.pt")]
     with pytest.raises(SystemExit, match="error_variance is a variance stage .* needs --init-from"):
         main(stage_args)
     with pytest.raises(SystemExit, match="--variance-error is the scale .* give --objective error_variance"):
         main(["pretrain", *common, "--variance-error", "0.5"])
+    with pytest.raises(SystemExit, match="--variance-error-floor belongs to the error_variance objective"):
+        main(["pretrain", *common, "--variance-error-floor", "0.01"])
     assert main([*stage_args, "--init-from", str(tmp_path / "first.pt"), "--train-only", "variance_head"]) == 0
     _, first = load_checkpoint(tmp_path / "first.pt")
     stage_network_, staged = load_checkpoint(tmp_path / "stage.pt")
     assert staged["held_out_formulas"] == first["held_out_formulas"]
     assert stage_network_.config.objective == "error_variance" and stage_network_.config.variance_error == 1.0
+    assert stage_network_.config.variance_error_floor == 0.01 and load_checkpoint(
+        tmp_path / "first.pt")[0].config.variance_error_floor == ERROR_FLOOR
     before = PolySRLFeaturizer(pretrained=str(tmp_path / "first.pt")).fit(formulas).transform(formulas)
     after = PolySRLFeaturizer(pretrained=str(tmp_path / "stage.pt")).fit(formulas).transform(formulas)
     np.testing.assert_array_equal(after[:, :-1], before[:, :-1])
