@@ -466,9 +466,8 @@ class PolySRLFeaturizer(TransformerMixin, BaseEstimator):
         if pretraining and (config.objective == "error_variance" or config.variance_error > 0
                             or self.variance_error_floor is not None):
             raise ValueError("objective='error_variance' (with its variance_error and variance_error_floor) is a "
-                             "variance stage of a "
-                             "pretrained network; fit trains a new network, so run the stage with polysrl pretrain "
-                             "--objective error_variance --init-from MODEL --property-table CSV")
+                             "variance stage of a pretrained network; fit trains a new network, so run the stage "
+                             "with polysrl pretrain --objective error_variance --init-from MODEL --property-table CSV")
         multitask = config.multitask_weight > 0
         if multitask and pretraining and (structures is None or pretraining_targets is None):
             raise ValueError("multitask_weight > 0 pretrains from structures= and pretraining_targets= together "
