@@ -28,6 +28,7 @@ from torch import nn
 
 from .param_constraints import DEVICE, NON_NEGATIVE_INT, POSITIVE_INT
 from .pretraining import resolve_device
+from .stable_refit import l1_on_rows, refit_in_validation_order
 from .torch_threads import one_thread
 
 #: The learning-rate candidates of the paper's transfer-learning protocol (Appendix E).
@@ -151,6 +152,23 @@ def train_l1(model: nn.Module, inputs_for: Callable[[np.ndarray], Any], targets:
     return model.cpu().eval()
 
 
+def train_l1_measured(model: nn.Module, inputs_for: Callable[[np.ndarray], Any], targets: np.ndarray,
+                      **training: Any) -> tuple[nn.Module, float, float]:
+    """:func:`train_l1`, with the training-row MAE before and after.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        Trained (CPU, eval mode).
+    start, end : float
+        Its MAE on the training rows before and after training.
+    """
+    batch_size, device = training["batch_size"], training["device"]
+    start = l1_on_rows(model, inputs_for, targets, batch_size, device)
+    model = train_l1(model, inputs_for, targets, **training)
+    return model, start, l1_on_rows(model, inputs_for, targets, batch_size, device)
+
+
 def choose_learning_rate(fit_predict: Callable[[np.ndarray, np.ndarray, list[float]], np.ndarray], y: np.ndarray,
                          learning_rates: Sequence[float], validation_fraction: float,
                          seed: int) -> tuple[float, dict[float, float]]:
@@ -218,6 +236,13 @@ def fit_head_on_features(features: torch.Tensor, y: np.ndarray, *, learning_rate
                         learning_rate=rates[0] if len(rates) == 1 else rates, epochs=epochs,
                         batch_size=batch_size, weight_decay=weight_decay, seed=seed, device=device)
 
+    def train_on_all(rate: float) -> tuple[nn.Module, float, float]:
+        on_device = features.to(device)
+        return train_l1_measured(paper_head(features.shape[1], hidden, seed),
+                                 lambda r: on_device[torch.as_tensor(r, device=device)], y, learning_rate=rate,
+                                 epochs=epochs, batch_size=batch_size, weight_decay=weight_decay, seed=seed,
+                                 device=device)
+
     def fit_predict(train_rows: np.ndarray, valid_rows: np.ndarray, rates: list[float]) -> np.ndarray:
         model = train(train_rows, rates)
         with torch.no_grad():
@@ -225,7 +250,8 @@ def fit_head_on_features(features: torch.Tensor, y: np.ndarray, *, learning_rate
 
     with one_thread(device):
         best, maes = choose_learning_rate(fit_predict, y, learning_rates, validation_fraction, seed)
-        return train(np.arange(len(y)), [best]), best, maes
+        head, best = refit_in_validation_order(train_on_all, best, maes)  # a diverged retraining falls back
+        return head, best, maes
 
 
 
