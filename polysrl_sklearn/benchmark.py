@@ -353,8 +353,10 @@ def pool_seed_runs(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
                 raise ValueError(f"runs of {task} / {method} / {head} share a seed ({sorted(ids)}); "
                                  "pool distinct seeds only")
         w = group["weight"] / group["weight"].sum()
-        mean = float((w * group["mae_mean"]).sum())
-        std = float(np.sqrt(max((w * group["second_moment"]).sum() - mean ** 2, 0.0)))
+        mean = np.float64((w * group["mae_mean"]).sum())
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's MAE may overflow its square: NaN
+            std = float(np.sqrt(np.maximum((w * group["second_moment"]).sum() - mean ** 2, 0.0)))
+        mean = float(mean)
         rows.append({"task": task, "method": method, "head": head, "mae_mean": mean,
                      "mae_std": np.nan if group["mae_std"].isna().any() else std,
                      "seeds": int(group["weight"].sum())})

@@ -171,6 +171,12 @@ def test_pooling_seed_runs_gives_the_mean_and_std_over_all_folds():
     assert pooled.loc[0, "seeds"] == 2
     with pytest.raises(ValueError, match="share a seed"):
         pool_runs([runs[0], runs[0]])
+    # a diverged run's MAE (a ZT of 4e161 was measured) pools to its mean with an undefined std, no OverflowError
+    huge = runs[1].assign(mae_mean=4e161, mae_std=np.nan)
+    pooled = pool_runs([runs[0], huge])
+    assert pooled.loc[0, "mae_mean"] == pytest.approx(2e161) and np.isnan(pooled.loc[0, "mae_std"])
+    huge = runs[1].assign(mae_mean=4e161, mae_std=1.0)
+    assert pool_runs([runs[0], huge]).loc[0, "mae_mean"] == pytest.approx(2e161)
 
 
 def test_table_from_saved_runs_lets_a_later_run_replace_rows(tmp_path, capsys):
