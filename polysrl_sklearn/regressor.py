@@ -80,7 +80,12 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
         standard deviations near 0.006, on which the head trains poorly (see
         docs/benchmarks.md). Not used when fine-tuning.
     learning_rates : sequence of float, default=(5e-3, 1e-3, 5e-4, 1e-4)
-        Candidates; a single value skips the validation search.
+        Candidates; a single value skips the validation search. The final
+        retraining on all rows at the chosen rate falls back to the next rate in
+        order of validation MAE if it diverges (ends worse on its training rows
+        than it started; :mod:`~polysrl_sklearn.stable_refit`, with a
+        ``ConvergenceWarning``); if every rate diverges, ``fit`` raises
+        RuntimeError.
     epochs : int, default=300
         Paper: 300 for representation learning, 500 for transfer learning.
     batch_size : int, default=256
