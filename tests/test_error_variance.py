@@ -171,7 +171,7 @@ def test_cli_runs_the_stage_from_a_model_file_with_its_held_out_formulas(tmp_pat
                  "--holdout", "0.2", "--export", str(tmp_path / "first.pt")]) == 0
     stage_args = ["pretrain", *common, "--objective", "error_variance", "--property-table", str(tmp_path / "gaps.csv"),
                   "--checkpoint", str(tmp_path / "stage.ckpt"), "--epochs", "2", "--variance-error", "1.0",
-                  "--variance-error-floor", "0.01", "--export", str(tmp_path / "stage.pt")]
+                  "--variance-error-floor", "1e-6", "--export", str(tmp_path / "stage.pt")]
     with pytest.raises(SystemExit, match="error_variance is a variance stage .* needs --init-from"):
         main(stage_args)
     with pytest.raises(SystemExit, match="--variance-error is the scale .* give --objective error_variance"):
@@ -183,7 +183,7 @@ def test_cli_runs_the_stage_from_a_model_file_with_its_held_out_formulas(tmp_pat
     stage_network_, staged = load_checkpoint(tmp_path / "stage.pt")
     assert staged["held_out_formulas"] == first["held_out_formulas"]
     assert stage_network_.config.objective == "error_variance" and stage_network_.config.variance_error == 1.0
-    assert stage_network_.config.variance_error_floor == 0.01 and load_checkpoint(
+    assert stage_network_.config.variance_error_floor == 1e-6 and load_checkpoint(
         tmp_path / "first.pt")[0].config.variance_error_floor == ERROR_FLOOR
     before = PolySRLFeaturizer(pretrained=str(tmp_path / "first.pt")).fit(formulas).transform(formulas)
     after = PolySRLFeaturizer(pretrained=str(tmp_path / "stage.pt")).fit(formulas).transform(formulas)
