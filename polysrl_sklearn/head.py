@@ -228,20 +228,13 @@ def fit_head_on_features(features: torch.Tensor, y: np.ndarray, *, learning_rate
     validation_mae : dict
         Learning rate -> validation MAE (empty with a single rate).
     """
-    def train(rows: np.ndarray, rates: list[float]) -> nn.Module:
+    def train(rows: np.ndarray, rates: list[float], trainer: Callable[..., Any] = train_l1) -> Any:
         heads = [paper_head(features.shape[1], hidden, seed) for _ in rates]
         model = heads[0] if len(rates) == 1 else StackedHeads(heads)
         on_device = features[torch.as_tensor(rows)].to(device)
-        return train_l1(model, lambda r: on_device[torch.as_tensor(r, device=device)], y[rows],
-                        learning_rate=rates[0] if len(rates) == 1 else rates, epochs=epochs,
-                        batch_size=batch_size, weight_decay=weight_decay, seed=seed, device=device)
-
-    def train_on_all(rate: float) -> tuple[nn.Module, float, float]:
-        on_device = features.to(device)
-        return train_l1_measured(paper_head(features.shape[1], hidden, seed),
-                                 lambda r: on_device[torch.as_tensor(r, device=device)], y, learning_rate=rate,
-                                 epochs=epochs, batch_size=batch_size, weight_decay=weight_decay, seed=seed,
-                                 device=device)
+        return trainer(model, lambda r: on_device[torch.as_tensor(r, device=device)], y[rows],
+                       learning_rate=rates[0] if len(rates) == 1 else rates, epochs=epochs,
+                       batch_size=batch_size, weight_decay=weight_decay, seed=seed, device=device)
 
     def fit_predict(train_rows: np.ndarray, valid_rows: np.ndarray, rates: list[float]) -> np.ndarray:
         model = train(train_rows, rates)
@@ -250,7 +243,9 @@ def fit_head_on_features(features: torch.Tensor, y: np.ndarray, *, learning_rate
 
     with one_thread(device):
         best, maes = choose_learning_rate(fit_predict, y, learning_rates, validation_fraction, seed)
-        head, best = refit_in_validation_order(train_on_all, best, maes)  # a diverged retraining falls back
+        # the retraining on every row; a diverged one falls back to the next rate
+        head, best = refit_in_validation_order(lambda rate: train(np.arange(len(y)), [rate], train_l1_measured),
+                                               best, maes)
         return head, best, maes
 
 

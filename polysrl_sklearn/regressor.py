@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -22,6 +22,7 @@ from .head import (
     choose_learning_rate,
     fit_head_on_features,
     paper_head,
+    train_l1,
     train_l1_measured,
 )
 from .param_constraints import POSITIVE_INT, PRETRAINED
@@ -153,11 +154,12 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
                                         random_state=seed).fit([]).network_
         return copy.deepcopy(network.stoichiometry).eval()
 
-    def _fit_joint(self, parsed: list, y: np.ndarray, lr: float, seed: int,
-                   device: torch.device) -> tuple[EncoderWithHead, float, float]:
+    def _fit_joint(self, parsed: list, y: np.ndarray, lr: float, seed: int, device: torch.device,
+                   trainer: Callable[..., Any] = train_l1) -> Any:
         """Fine-tuning: train a fresh copy of the encoder together with a head.
 
-        Returns the model and its MAE on ``y`` before and after training
+        Returns what ``trainer`` returns: the model (:func:`~polysrl_sklearn.head.train_l1`), or
+        the model and its MAE on ``y`` before and after training
         (:func:`~polysrl_sklearn.head.train_l1_measured`).
         """
         encoder = self._load_encoder(seed)
@@ -170,8 +172,8 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
                 return whole
             return build_stoichiometry_batch([parsed[i] for i in rows]).to(device)
 
-        return train_l1_measured(model, inputs_for, y, learning_rate=lr, epochs=self.epochs,
-                                 batch_size=self.batch_size, weight_decay=self.weight_decay, seed=seed, device=device)
+        return trainer(model, inputs_for, y, learning_rate=lr, epochs=self.epochs, batch_size=self.batch_size,
+                       weight_decay=self.weight_decay, seed=seed, device=device)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X: Any, y: Any) -> "PolySRLRegressor":
@@ -196,14 +198,15 @@ class PolySRLRegressor(RegressorMixin, BaseEstimator):
         device = resolve_device(self.device)
         if self.finetune:
             def fit_predict(train: np.ndarray, valid: np.ndarray, rates: list[float]) -> np.ndarray:
-                models = [self._fit_joint([parsed[i] for i in train], y[train], lr, seed, device)[0] for lr in rates]
+                models = [self._fit_joint([parsed[i] for i in train], y[train], lr, seed, device) for lr in rates]
                 return np.stack([self._predict(m.encoder, m.head, [parsed[i] for i in valid]) for m in models])
 
             best_learning_rate, validation_mae = choose_learning_rate(
                 fit_predict, y, self.learning_rates, self.validation_fraction, seed)
             # a retraining that diverges falls back to the next rate in validation order
             model, best_learning_rate = refit_in_validation_order(
-                lambda lr: self._fit_joint(parsed, y, lr, seed, device), best_learning_rate, validation_mae)
+                lambda lr: self._fit_joint(parsed, y, lr, seed, device, train_l1_measured), best_learning_rate,
+                validation_mae)
             encoder, head, feature_scale = model.encoder, model.head, None
         else:
             encoder = self._load_encoder(seed)
