@@ -353,11 +353,10 @@ def pool_seed_runs(runs: Sequence[pd.DataFrame]) -> pd.DataFrame:
                 raise ValueError(f"runs of {task} / {method} / {head} share a seed ({sorted(ids)}); "
                                  "pool distinct seeds only")
         w = group["weight"] / group["weight"].sum()
-        mean = np.float64((w * group["mae_mean"]).sum())
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's MAE may overflow its square: NaN
+        mean = (w * group["mae_mean"]).sum()  # a numpy float: a diverged run's square overflows to inf, not an error
+        with np.errstate(over="ignore", invalid="ignore"):  # ... and its std is then NaN
             std = float(np.sqrt(np.maximum((w * group["second_moment"]).sum() - mean ** 2, 0.0)))
-        mean = float(mean)
-        rows.append({"task": task, "method": method, "head": head, "mae_mean": mean,
+        rows.append({"task": task, "method": method, "head": head, "mae_mean": float(mean),
                      "mae_std": np.nan if group["mae_std"].isna().any() else std,
                      "seeds": int(group["weight"].sum())})
     return pd.DataFrame(rows)
